@@ -1,0 +1,51 @@
+"""The example ASGI app: a small FastAPI service instrumented for Prometheus.
+
+Used by the docs, the demo and the end-to-end canary tests. Its behaviour is set by environment variables,
+so one image can play a good release and a bad one:
+
+  APP_VERSION        reported by GET / (default "v1")
+  ERROR_RATE         share of GET / answered with HTTP 500, 0..1 (default 0)
+  LATENCY_MS         extra latency added to GET /, in milliseconds (default 0)
+  METRICS_LIBRARY    "instrumentator" (prometheus-fastapi-instrumentator, default) or "starlette-exporter"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from fastapi import FastAPI, Response
+
+VERSION = os.environ.get("APP_VERSION", "v1")
+ERROR_RATE = float(os.environ.get("ERROR_RATE", "0"))
+LATENCY_MS = float(os.environ.get("LATENCY_MS", "0"))
+METRICS_LIBRARY = os.environ.get("METRICS_LIBRARY", "instrumentator")
+
+app = FastAPI(title="hello", version=VERSION)
+
+
+@app.get("/")
+async def hello(response: Response) -> dict[str, str]:
+    if LATENCY_MS:
+        await asyncio.sleep(LATENCY_MS / 1000 * random.uniform(0.9, 1.1))  # noqa: S311
+    if ERROR_RATE and random.random() < ERROR_RATE:  # noqa: S311
+        response.status_code = 500
+        return {"error": "simulated failure", "version": VERSION}
+    return {"message": "hello", "version": VERSION}
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+if METRICS_LIBRARY == "starlette-exporter":
+    from starlette_exporter import PrometheusMiddleware, handle_metrics
+
+    app.add_middleware(PrometheusMiddleware, app_name="hello", group_paths=True)
+    app.add_route("/metrics", handle_metrics)
+else:
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    Instrumentator(excluded_handlers=["/metrics", "/healthz"]).instrument(app).expose(app, include_in_schema=False)

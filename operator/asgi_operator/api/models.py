@@ -1,0 +1,749 @@
+"""The AsgiService contract: spec and status as pydantic v2 models.
+
+These models are the single source of truth. `crds/asgiservice.yaml` is generated from them
+(`make crds`), the reference docs are generated from them, and the operator parses every object through
+them. Field names are what Kubernetes users expect (camelCase in YAML, durations as `30s`, quantities as
+`250m`); Python code uses the snake_case attribute names.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Final, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from .durations import Duration, seconds
+from .rules import Rule, cel_string
+from .servers import UNSUPPORTED, ServerKind
+
+# Seconds added to preStop + graceful shutdown when deriving terminationGracePeriodSeconds: time for the
+# kubelet to deliver SIGTERM and for the server to exit after its graceful timeout.
+SHUTDOWN_MARGIN_SECONDS: Final = 5
+
+_DOTTED_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+APP_PATTERN: Final = f"^{_DOTTED_NAME}:{_DOTTED_NAME}$"
+DNS_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HOSTNAME_PATTERN: Final = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+QUANTITY_PATTERN: Final = (
+    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+)
+NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+MAX_NAME_LENGTH: Final = 56
+NAME_MESSAGE: Final = (
+    "metadata.name must be a DNS label (lowercase letters, digits, '-') of at most "
+    f"{MAX_NAME_LENGTH} characters: "
+    "the operator names Services <name>-stable and <name>-canary"
+)
+ENV_NAME_PATTERN: Final = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+
+def _rules_to_schema(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    rules: tuple[Rule, ...] = getattr(cls, "RULES", ())
+    if rules:
+        schema.setdefault("x-kubernetes-validations", []).extend(r.as_validation() for r in rules)
+
+
+class Model(BaseModel):
+    """Base of every spec model: camelCase in YAML, unknown fields rejected, `RULES` checked."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        json_schema_extra=_rules_to_schema,
+        use_enum_values=False,
+        validate_default=True,
+    )
+    RULES: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Any:
+        for rule in self.RULES:
+            if not rule.check(self):
+                where = f"{rule.field_path.lstrip('.')}: " if rule.field_path else ""
+                raise ValueError(f"{where}{rule.message}")
+        return self
+
+
+def nested(model: type[BaseModel], description: str) -> Any:
+    """An optional sub-object whose defaults the CRD spells out in full (the API server validates a
+    default as written, so `{}` would fail the sub-object's own rules)."""
+    return Field(default_factory=model, description=description)
+
+
+def _cel_regex(pattern: str, target: str = "self") -> str:
+    return f"{target}.matches(r'{pattern}')"
+
+
+def _matches(pattern: str) -> Any:
+    compiled = re.compile(pattern)
+    return lambda value: compiled.fullmatch(value) is not None
+
+
+def _check_quantity(value: int | str) -> int | str:
+    if isinstance(value, str) and not re.fullmatch(QUANTITY_PATTERN, value):
+        raise ValueError(f"{value!r} must be a quantity such as 250m, 0.5, 512Mi or 2Gi")
+    return value
+
+
+Quantity = Annotated[
+    int | str,
+    AfterValidator(_check_quantity),
+    Field(
+        json_schema_extra={
+            "x-kubernetes-int-or-string": True,
+            "maxLength": 64,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "type(self) == int || isQuantity(self)",
+                    "message": "must be a quantity such as 250m, 0.5, 512Mi or 2Gi",
+                }
+            ],
+        }
+    ),
+]
+
+
+def _unsupported(option: str, kind: ServerKind, why: str) -> Rule:
+    attribute = _snake(option)
+
+    def check(server: ServerSpec) -> bool:
+        return server.kind != kind or getattr(server, attribute) is None
+
+    return Rule(
+        f"!has(self.{option}) || self.kind != {cel_string(kind.value)}",
+        f"{option} is not supported by {kind.value}: {why}",
+        check,
+        f".{option}",
+    )
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+# --------------------------------------------------------------------------------------------- server
+class ServerSpec(Model):
+    """How the ASGI server runs the app. Defaults suit a container behind a load balancer."""
+
+    kind: ServerKind = Field(ServerKind.UVICORN, description="The ASGI server the image runs the app with.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Worker processes per pod. Scale with replicas (and the HPA) first; the operator never "
+        "derives this from the node's CPU count. Above 1, prometheus_client runs in multiprocess mode.",
+    )
+    keep_alive_timeout: Duration = Field(
+        "65s",
+        description="How long an idle keep-alive connection stays open. Must be longer than "
+        "loadBalancerIdleTimeout, or the load balancer reuses connections the server is closing (502s).",
+    )
+    load_balancer_idle_timeout: Duration = Field(
+        "60s",
+        description="The idle timeout of the proxy or load balancer in front of the pods (AWS ALB: 60s).",
+    )
+    graceful_shutdown_timeout: Duration = Field(
+        "30s",
+        description="After SIGTERM, how long in-flight requests may take before the server stops.",
+    )
+    proxy_headers: bool | None = Field(
+        None,
+        description="Trust X-Forwarded-* headers from trustedProxies (uvicorn, gunicorn). Unset: on for "
+        "uvicorn and gunicorn.",
+    )
+    trusted_proxies: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None,
+        max_length=32,
+        description="IPs or CIDRs whose X-Forwarded-* headers are trusted (uvicorn's --forwarded-allow-ips). "
+        "Unset: only 127.0.0.1. Set it to your gateway's pod CIDR; '*' trusts every client.",
+    )
+    concurrency_limit: int | None = Field(
+        None,
+        ge=1,
+        le=100000,
+        description="Most concurrent connections (uvicorn) or requests per worker (granian's backpressure) "
+        "before the server sheds load.",
+    )
+    backlog: int | None = Field(None, ge=1, le=65535, description="The listen() queue length.")
+    max_requests: int | None = Field(
+        None, ge=1, description="Recycle a worker after this many requests (a guard against leaks)."
+    )
+    root_path: str | None = Field(
+        None,
+        max_length=256,
+        description="The ASGI root_path, for an app mounted under a path prefix (e.g. /api).",
+    )
+    lifespan: Literal["on", "auto", "off"] | None = Field(
+        None,
+        description="uvicorn only: the lifespan mode. Unset: on, so a failing startup stops the pod instead "
+        "of being logged as 'lifespan unsupported'.",
+    )
+    extra_args: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Extra command-line arguments appended to the server's command.",
+    )
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "duration(self.keepAliveTimeout) > duration(self.loadBalancerIdleTimeout)",
+            "keepAliveTimeout must be longer than loadBalancerIdleTimeout: otherwise the load balancer sends "
+            "requests on connections the server is closing, and clients see 502s",
+            lambda s: seconds(s.keep_alive_timeout) > seconds(s.load_balancer_idle_timeout),
+            ".keepAliveTimeout",
+        ),
+        Rule(
+            "!has(self.trustedProxies) || self.trustedProxies.all(p, p == '*' || isIP(p) || isCIDR(p))",
+            "trustedProxies entries must be IP addresses, CIDRs (10.0.0.0/8) or '*'",
+            lambda s: all(_is_ip_or_cidr(p) for p in s.trusted_proxies or ()),
+            ".trustedProxies",
+        ),
+        Rule(
+            "!has(self.rootPath) || self.rootPath.matches('^/[^ ]*[^/ ]$')",
+            "rootPath must start with '/' and not end with '/', e.g. /api",
+            lambda s: s.root_path is None or re.fullmatch(r"/[^ ]*[^/ ]", s.root_path) is not None,
+            ".rootPath",
+        ),
+        *(
+            _unsupported(option, kind, why)
+            for option, kinds in UNSUPPORTED.items()
+            for kind, why in kinds.items()
+        ),
+    )
+
+
+def _is_ip_or_cidr(value: str) -> bool:
+    import ipaddress
+
+    if value == "*":
+        return True
+    try:
+        if "/" in value:
+            ipaddress.ip_network(value, strict=True)
+        else:
+            ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------- pods
+class EnvVar(Model):
+    """An environment variable, as in a Pod (`valueFrom` is passed through unchanged)."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME_PATTERN)
+    value: str | None = None
+    value_from: dict[str, Any] | None = Field(
+        None,
+        description="As in a Pod: secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "type": "object"},
+    )
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "!(has(self.value) && has(self.valueFrom))",
+            "set either value or valueFrom, not both",
+            lambda e: not (e.value is not None and e.value_from is not None),
+        ),
+    )
+
+
+class LocalObjectReference(Model):
+    name: str = Field(min_length=1, max_length=253)
+    optional: bool | None = None
+
+
+class EnvFromSource(Model):
+    """As in a Pod: all keys of a ConfigMap or Secret as environment variables."""
+
+    prefix: str | None = Field(None, max_length=64)
+    config_map_ref: LocalObjectReference | None = None
+    secret_ref: LocalObjectReference | None = None
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "has(self.configMapRef) != has(self.secretRef)",
+            "set exactly one of configMapRef and secretRef",
+            lambda e: (e.config_map_ref is None) != (e.secret_ref is None),
+        ),
+    )
+
+
+def _default_requests() -> dict[str, int | str]:
+    return {"cpu": "100m", "memory": "128Mi"}
+
+
+class ResourceRequirements(Model):
+    """CPU and memory for each pod's container, as in a Pod."""
+
+    requests: dict[str, Quantity] = Field(
+        default_factory=_default_requests,
+        max_length=16,
+        description="Defaults to cpu 100m, memory 128Mi. CPU autoscaling needs a CPU request.",
+    )
+    limits: dict[str, Quantity] = Field(default_factory=dict, max_length=16)
+
+
+class ProbeSpec(Model):
+    path: str | None = Field(
+        None, max_length=256, pattern=r"^/", description="HTTP path to GET. Unset: probes.path."
+    )
+    period_seconds: int = Field(10, ge=1, le=300)
+    timeout_seconds: int = Field(2, ge=1, le=60)
+    failure_threshold: int = Field(3, ge=1, le=100)
+
+
+class ReadinessProbeSpec(ProbeSpec):
+    period_seconds: int = Field(5, ge=1, le=300)
+
+
+class StartupProbeSpec(ProbeSpec):
+    """Covers the app's lifespan startup: the socket is bound only after it finished."""
+
+    period_seconds: int = Field(2, ge=1, le=300)
+    failure_threshold: int = Field(
+        30, ge=1, le=1000, description="periodSeconds x failureThreshold is the time startup may take."
+    )
+
+
+class ProbesSpec(Model):
+    """HTTP probes on the app's port. Readiness gates traffic; liveness restarts a wedged process;
+    the startup probe holds both off while lifespan startup runs."""
+
+    path: str = Field("/healthz", max_length=256, pattern=r"^/", description="Default path for every probe.")
+    readiness: ReadinessProbeSpec = nested(ReadinessProbeSpec, "Readiness probe.")
+    liveness: ProbeSpec = nested(ProbeSpec, "Liveness probe.")
+    startup: StartupProbeSpec = nested(StartupProbeSpec, "Startup probe.")
+
+
+class ShutdownSpec(Model):
+    """The shutdown chain: preStop sleep (proxies stop sending), then the server's graceful shutdown, all
+    inside terminationGracePeriodSeconds, whose countdown starts before preStop."""
+
+    pre_stop_delay: Duration = Field(
+        "10s",
+        description="How long the pod keeps serving after it is removed from endpoints, while proxies learn.",
+    )
+    termination_grace_period: Duration | None = Field(
+        None,
+        description="Unset: preStopDelay + server.gracefulShutdownTimeout + 5s. If set, that sum must fit.",
+    )
+
+
+class MetricsSpec(Model):
+    """Where the app exposes Prometheus metrics."""
+
+    path: str = Field("/metrics", max_length=256, pattern=r"^/")
+    port: int | None = Field(None, ge=1024, le=65535, description="Unset: the app's port.")
+    interval: Duration = Field(
+        "10s", description="Scrape interval of the PodMonitor; the analysis window must hold 4 scrapes."
+    )
+    scrape: Literal["auto", "annotations", "podMonitor", "none"] = Field(
+        "auto",
+        description="auto: a PodMonitor when the prometheus-operator CRD exists, else prometheus.io/* pod "
+        "annotations.",
+    )
+
+
+# --------------------------------------------------------------------------------------------- scaling
+class AutoscalingSpec(Model):
+    """A HorizontalPodAutoscaler (autoscaling/v2) on CPU. The operator never sets replicas it owns."""
+
+    min_replicas: int = Field(2, ge=1, le=1000)
+    max_replicas: int = Field(ge=1, le=1000)
+    target_cpu_utilization_percentage: int = Field(
+        70, ge=1, le=1000, alias="targetCPUUtilizationPercentage", description="Of the CPU request."
+    )
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "self.minReplicas <= self.maxReplicas",
+            "minReplicas must not be greater than maxReplicas",
+            lambda a: a.min_replicas <= a.max_replicas,
+            ".minReplicas",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------- exposure
+class GatewayRef(Model):
+    """The Gateway (Gateway API) the generated HTTPRoute attaches to."""
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = Field(None, max_length=63, pattern=DNS_LABEL_PATTERN)
+    section_name: str | None = Field(None, max_length=253, description="A listener of the Gateway.")
+
+
+class IngressSpec(Model):
+    class_name: str = Field(min_length=1, max_length=253, description="The IngressClass, e.g. nginx.")
+    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+
+
+class RouteRef(Model):
+    """An HTTPRoute you manage yourself; the operator only sets the weights of its own backendRefs."""
+
+    name: str = Field(min_length=1, max_length=253)
+
+
+class TLSSpec(Model):
+    secret_name: str = Field(min_length=1, max_length=253, pattern=DNS_LABEL_PATTERN.replace("$", "") + "$")
+
+
+class ExposeSpec(Model):
+    """How the app is reached from outside the cluster: a generated HTTPRoute on a Gateway, a generated
+    Ingress, or an existing HTTPRoute."""
+
+    host: str | None = Field(None, max_length=253, description="The hostname, e.g. api.example.com.")
+    path: str = Field("/", max_length=256, pattern=r"^/", description="Path prefix routed to the app.")
+    gateway: GatewayRef | None = None
+    ingress: IngressSpec | None = None
+    http_route: RouteRef | None = Field(None, alias="httpRoute")
+    tls: TLSSpec | None = Field(None, description="Ingress only: the TLS secret for host.")
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "[has(self.gateway), has(self.ingress), has(self.httpRoute)].filter(x, x).size() == 1",
+            "set exactly one of gateway, ingress and httpRoute",
+            lambda e: sum(x is not None for x in (e.gateway, e.ingress, e.http_route)) == 1,
+        ),
+        Rule(
+            f"!has(self.host) || {_cel_regex(HOSTNAME_PATTERN, 'self.host')}",
+            "host must be a DNS name such as api.example.com (lowercase, optionally *.example.com)",
+            lambda e: e.host is None or re.fullmatch(HOSTNAME_PATTERN, e.host) is not None,
+            ".host",
+        ),
+        Rule(
+            "!has(self.tls) || has(self.ingress)",
+            "tls applies to an Ingress; with Gateway API the certificate belongs to the Gateway's listener "
+            "(set gateway.sectionName to its HTTPS listener)",
+            lambda e: e.tls is None or e.ingress is not None,
+            ".tls",
+        ),
+        Rule(
+            "!has(self.tls) || has(self.host)",
+            "tls needs a host",
+            lambda e: e.tls is None or e.host is not None,
+            ".tls",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------- rollout
+class Router(StrEnum):
+    GATEWAY_API = "gatewayAPI"
+    INGRESS_NGINX = "ingressNginx"
+    REPLICAS = "replicas"
+
+
+class MetricsProfile(StrEnum):
+    FASTAPI_INSTRUMENTATOR = "fastapiInstrumentator"
+    STARLETTE_EXPORTER = "starletteExporter"
+    CUSTOM = "custom"
+
+
+class RelativeSLOSpec(Model):
+    """Thresholds relative to the stable revision, measured in the same window."""
+
+    max_error_rate_increase: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The canary's error rate may exceed stable's by at most this (0.01 = 1 pt).",
+    )
+    max_latency_p99_increase_percent: int | None = Field(
+        None,
+        ge=0,
+        le=10000,
+        alias="maxLatencyP99IncreasePercent",
+        description="p99 may be this % above stable.",
+    )
+
+
+class SLOSpec(Model):
+    """What the canary must hold at every step."""
+
+    max_error_rate: float = Field(
+        0.005, ge=0, le=1, description="Highest share of 5xx responses (0.005 = 0.5 %)."
+    )
+    max_latency_p99: Duration = Field("200ms", alias="maxLatencyP99", description="Highest p99 latency.")
+    min_requests: int = Field(
+        20,
+        ge=0,
+        description="Fewer requests than this in the window is 'no data': the step holds, it neither passes "
+        "nor fails.",
+    )
+    window: Duration | None = Field(
+        None, description="The range the rates are computed over. Unset: rollout.interval (at least 30s)."
+    )
+    relative: RelativeSLOSpec | None = None
+
+
+class CustomQueries(Model):
+    """PromQL templates for the `custom` profile. Variables: {{ namespace }}, {{ name }}, {{ track }},
+    {{ revision }}, {{ window }}, and {{ selector }} (the label matchers for the track)."""
+
+    error_rate: str = Field(
+        min_length=1, max_length=4096, description="Returns the share of failed requests."
+    )
+    latency_p99: str = Field(
+        min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds."
+    )
+    requests: str = Field(
+        min_length=1, max_length=4096, description="Returns the request count in the window."
+    )
+
+
+class PrometheusSpec(Model):
+    address: str | None = Field(
+        None,
+        max_length=512,
+        pattern=r"^https?://",
+        description="Prometheus' base URL. Unset: the operator's --prometheus-url.",
+    )
+    profile: MetricsProfile = Field(
+        MetricsProfile.FASTAPI_INSTRUMENTATOR, description="Which metric names and labels the app exposes."
+    )
+    queries: CustomQueries | None = None
+    timeout: Duration = Field("5s", description="Timeout of each query.")
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "(self.profile == 'custom') == has(self.queries)",
+            "queries are required with profile custom, and only used with it",
+            lambda p: (p.profile == MetricsProfile.CUSTOM) == (p.queries is not None),
+            ".queries",
+        ),
+    )
+
+
+class RolloutSpec(Model):
+    """How a new revision (any change to the pod template) is rolled out."""
+
+    steps: list[int] = Field(
+        default_factory=lambda: [10, 50, 100],
+        min_length=1,
+        max_length=20,
+        description="Canary traffic percentages, strictly increasing, ending at 100.",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 100}},
+    )
+    interval: Duration = Field("1m", description="Time between analyses of a step.")
+    failure_threshold: int = Field(
+        2, ge=1, le=100, description="Consecutive failed analyses that roll the canary back."
+    )
+    progress_deadline: Duration = Field(
+        "10m",
+        description="Longest a step may wait for ready canary pods or for conclusive metrics before it "
+        "fails.",
+    )
+    router: Router | None = Field(
+        None,
+        description="How traffic is split. Unset: gatewayAPI with expose.gateway or expose.httpRoute, "
+        "ingressNginx with an nginx ingress, else replicas (an approximate split by pod count).",
+    )
+    slo: SLOSpec = nested(SLOSpec, "The service level objectives the canary must hold.")
+    prometheus: PrometheusSpec = nested(PrometheusSpec, "Where and how to query the canary's metrics.")
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "self.steps.all(s, s >= 1 && s <= 100)",
+            "every step must be a percentage from 1 to 100",
+            lambda r: all(1 <= s <= 100 for s in r.steps),
+            ".steps",
+        ),
+        Rule(
+            "self.steps.size() == 0 || self.steps[self.steps.size() - 1] == 100",
+            "the last step must be 100",
+            lambda r: not r.steps or r.steps[-1] == 100,
+            ".steps",
+        ),
+        Rule(
+            "self.steps.isSorted() && self.steps.all(s, self.steps.exists_one(t, t == s))",
+            "steps must be strictly increasing",
+            lambda r: all(a < b for a, b in zip(r.steps, r.steps[1:], strict=False)),
+            ".steps",
+        ),
+        Rule(
+            "duration(self.interval) >= duration('1s')",
+            "interval must be at least 1s",
+            lambda r: seconds(r.interval) >= 1,
+            ".interval",
+        ),
+        Rule(
+            "duration(self.progressDeadline) > duration(self.interval)",
+            "progressDeadline must be longer than interval",
+            lambda r: seconds(r.progress_deadline) > seconds(r.interval),
+            ".progressDeadline",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------- spec
+class AsgiServiceSpec(Model):
+    """An ASGI web app (FastAPI, Starlette, ...) and how to run, scale, expose and roll it out."""
+
+    image: str = Field(min_length=1, max_length=512, description="The container image holding the app.")
+    app: str = Field(
+        max_length=256,
+        description="The ASGI application's import path, module:attribute (e.g. main:app).",
+    )
+    server: ServerSpec = nested(ServerSpec, "The ASGI server and its options.")
+    port: int = Field(
+        8000, ge=1024, le=65535, description="The port the server listens on (non-root: 1024 and above)."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_secrets: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
+    service_account_name: str | None = Field(None, max_length=253)
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=256,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    env_from: list[EnvFromSource] = Field(default_factory=list, max_length=64)
+    resources: ResourceRequirements = nested(ResourceRequirements, "CPU and memory per pod.")
+    probes: ProbesSpec = nested(ProbesSpec, "Readiness, liveness and startup probes.")
+    shutdown: ShutdownSpec = nested(ShutdownSpec, "The graceful shutdown chain.")
+    metrics: MetricsSpec = nested(MetricsSpec, "The app's Prometheus metrics endpoint.")
+    replicas: int | None = Field(
+        None, ge=0, le=1000, description="Fixed number of pods. Unset and no autoscaling: 1."
+    )
+    autoscaling: AutoscalingSpec | None = None
+    expose: ExposeSpec | None = None
+    rollout: RolloutSpec = nested(RolloutSpec, "How new revisions are rolled out.")
+    pod_labels: dict[str, Annotated[str, Field(max_length=63)]] = Field(default_factory=dict)
+    pod_annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            _cel_regex(APP_PATTERN, "self.app"),
+            "app must be an ASGI import path 'module:attribute', e.g. main:app or myproject.api:create_app",
+            lambda s: re.fullmatch(APP_PATTERN, s.app) is not None,
+            ".app",
+        ),
+        Rule(
+            "!(has(self.replicas) && has(self.autoscaling))",
+            "set replicas or autoscaling, not both: the HPA owns the replica count",
+            lambda s: not (s.replicas is not None and s.autoscaling is not None),
+            ".replicas",
+        ),
+        Rule(
+            "!has(self.autoscaling) || 'cpu' in self.resources.requests",
+            "autoscaling on CPU needs resources.requests.cpu",
+            lambda s: s.autoscaling is None or "cpu" in s.resources.requests,
+            ".resources.requests",
+        ),
+        Rule(
+            "!has(self.shutdown.terminationGracePeriod) || duration(self.shutdown.preStopDelay) + "
+            f"duration(self.server.gracefulShutdownTimeout) + duration('{SHUTDOWN_MARGIN_SECONDS}s') <= "
+            "duration(self.shutdown.terminationGracePeriod)",
+            f"shutdown.terminationGracePeriod is too short: it must cover shutdown.preStopDelay + "
+            f"server.gracefulShutdownTimeout + {SHUTDOWN_MARGIN_SECONDS}s, or Kubernetes kills in-flight "
+            "requests",
+            lambda s: (
+                s.shutdown.termination_grace_period is None
+                or seconds(s.shutdown.pre_stop_delay)
+                + seconds(s.server.graceful_shutdown_timeout)
+                + SHUTDOWN_MARGIN_SECONDS
+                <= seconds(s.shutdown.termination_grace_period)
+            ),
+            ".shutdown.terminationGracePeriod",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------- status
+class StatusModel(BaseModel):
+    """Status is written by the operator only; unknown fields are ignored so older operators can read it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Condition(StatusModel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str | None = None
+    observed_generation: int | None = None
+
+
+class AnalysisResult(StatusModel):
+    """One analysis of the canary, with the numbers behind the verdict."""
+
+    verdict: Literal["Pass", "Fail", "NoData", "Error"]
+    at: str
+    step: int
+    weight: int
+    requests: float | None = None
+    error_rate: float | None = None
+    latency_p99_seconds: float | None = Field(None, alias="latencyP99Seconds")
+    max_error_rate: float
+    max_latency_p99_seconds: float = Field(alias="maxLatencyP99Seconds")
+    min_requests: int
+    stable_error_rate: float | None = None
+    stable_latency_p99_seconds: float | None = Field(None, alias="stableLatencyP99Seconds")
+    message: str = ""
+
+
+class RolloutStatus(StatusModel):
+    """The rollout's whole position, so an operator restart resumes exactly where it was."""
+
+    id: int = Field(0, description="Increments with every rollout started; names its events.")
+    phase: Literal["Idle", "Progressing", "Promoting", "RolledBack", "Failed"] = "Idle"
+    stable_revision: str | None = None
+    canary_revision: str | None = None
+    step_index: int = 0
+    canary_weight: int = 0
+    consecutive_failures: int = 0
+    paused: bool = False
+    started_at: str | None = None
+    step_started_at: str | None = None
+    canary_ready_at: str | None = None
+    next_analysis_at: str | None = None
+    finished_at: str | None = None
+    reason: str = ""
+    message: str = ""
+    last_analysis: AnalysisResult | None = None
+    last_request: str | None = Field(None, description="The last asgi.dev/request handled.")
+    failed_revision: str | None = None
+    approximate_split: bool = False
+    pending_events: list[dict[str, str]] = Field(default_factory=list)
+
+
+class AsgiServiceStatus(StatusModel):
+    observed_generation: int | None = None
+    phase: str = "Pending"
+    conditions: list[Condition] = Field(default_factory=list)
+    revision: str | None = Field(None, description="Hash of the pod template the spec renders.")
+    stable_revision: str | None = None
+    canary_weight: int = 0
+    image: str | None = Field(None, description="The image the stable revision runs.")
+    replicas: int = 0
+    ready_replicas: int = 0
+    updated_replicas: int = 0
+    canary_replicas: int = 0
+    canary_ready_replicas: int = 0
+    selector: str | None = None
+    rollout: RolloutStatus = Field(default_factory=RolloutStatus)
+
+
+class AsgiService(BaseModel):
+    """The whole object, as the operator reads it."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    api_version: Literal["asgi.dev/v1alpha1"] = Field("asgi.dev/v1alpha1", alias="apiVersion")
+    kind: Literal["AsgiService"] = "AsgiService"
+    metadata: dict[str, Any]
+    spec: AsgiServiceSpec
+    status: AsgiServiceStatus = Field(default_factory=AsgiServiceStatus)
+
+    @model_validator(mode="after")
+    def _check_name(self) -> AsgiService:
+        name = str(self.metadata.get("name", ""))
+        if not (len(name) <= MAX_NAME_LENGTH and re.fullmatch(NAME_PATTERN, name)):
+            raise ValueError(f"metadata.name: {NAME_MESSAGE}")
+        return self

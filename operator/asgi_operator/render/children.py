@@ -1,0 +1,123 @@
+"""Everything one AsgiService should own, as one list of manifests: the desired state of the world.
+
+Inputs are the current spec, the spec whose pod template the stable track runs (the same spec, except while
+a canary is in flight), and the canary's size and weight. The output is deterministic, so applying it twice
+changes nothing, and comparing it with the live objects tells exactly what to write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..api import keys
+from ..api.models import AsgiServiceSpec, Router
+from .meta import Manifest, Owner, canary_name, stable_name, with_config_hash
+from .monitoring import pod_monitor, wants_pod_monitor
+from .network import http_route, ingress, services
+from .scaling import fixed_replicas, hpa, pdb
+from .workload import deployment, pod_template
+
+INGRESS_NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
+INGRESS_NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """The canary track while a rollout runs (or holds it at zero after one)."""
+
+    spec: AsgiServiceSpec
+    replicas: int
+    weight: int
+
+
+@dataclass(frozen=True)
+class Children:
+    apply: list[Manifest]
+    # (apiVersion, kind, name) of objects the operator may have created before and no longer wants
+    delete: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def effective_router(spec: AsgiServiceSpec) -> Router:
+    if spec.rollout.router is not None:
+        return spec.rollout.router
+    expose = spec.expose
+    if expose is not None and (expose.gateway is not None or expose.http_route is not None):
+        return Router.GATEWAY_API
+    if expose is not None and expose.ingress is not None and "nginx" in expose.ingress.class_name:
+        return Router.INGRESS_NGINX
+    return Router.REPLICAS
+
+
+def revision_of(owner: Owner, spec: AsgiServiceSpec) -> str:
+    return pod_template(owner, spec)[1]
+
+
+def desired_children(
+    owner: Owner,
+    spec: AsgiServiceSpec,
+    *,
+    stable_spec: AsgiServiceSpec | None = None,
+    canary: CanaryPlan | None = None,
+    pod_monitor_crd: bool = False,
+) -> Children:
+    stable_template, _ = pod_template(owner, stable_spec or spec)
+    router = effective_router(spec)
+    weight = canary.weight if canary is not None else 0
+    out: list[Manifest] = [
+        deployment(owner, spec, stable_template, track=keys.TRACK_STABLE, replicas=fixed_replicas(spec)),
+        *services(owner, spec),
+    ]
+    delete: list[tuple[str, str, str]] = []
+    if canary is not None:
+        canary_template, _ = pod_template(owner, canary.spec)
+        out.append(
+            deployment(owner, spec, canary_template, track=keys.TRACK_CANARY, replicas=canary.replicas)
+        )
+
+    autoscaler = hpa(owner, spec)
+    if autoscaler is not None:
+        out.append(autoscaler)
+    else:
+        delete.append(("autoscaling/v2", "HorizontalPodAutoscaler", owner.name))
+    budget = pdb(owner, spec)
+    if budget is not None:
+        out.append(budget)
+    else:
+        delete.append(("policy/v1", "PodDisruptionBudget", owner.name))
+
+    expose = spec.expose
+    if expose is not None and expose.gateway is not None:
+        out.append(http_route(owner, expose, expose.gateway, weight if router == Router.GATEWAY_API else 0))
+    else:
+        delete.append(("gateway.networking.k8s.io/v1", "HTTPRoute", owner.name))
+    if expose is not None and expose.ingress is not None:
+        nginx = router == Router.INGRESS_NGINX
+        out.append(
+            ingress(owner, expose, expose.ingress, backend=stable_name(owner) if nginx else owner.name)
+        )
+        if nginx and canary is not None:
+            out.append(
+                ingress(
+                    owner,
+                    expose,
+                    expose.ingress,
+                    backend=canary_name(owner),
+                    name=canary_name(owner),
+                    extra_annotations={
+                        INGRESS_NGINX_CANARY: "true",
+                        INGRESS_NGINX_CANARY_WEIGHT: str(weight),
+                    },
+                )
+            )
+        else:
+            delete.append(("networking.k8s.io/v1", "Ingress", canary_name(owner)))
+    else:
+        delete += [
+            ("networking.k8s.io/v1", "Ingress", owner.name),
+            ("networking.k8s.io/v1", "Ingress", canary_name(owner)),
+        ]
+    if wants_pod_monitor(spec, pod_monitor_crd):
+        out.append(pod_monitor(owner, spec))
+    elif pod_monitor_crd:
+        delete.append(("monitoring.coreos.com/v1", "PodMonitor", owner.name))
+    return Children(apply=[with_config_hash(m) for m in out], delete=delete)

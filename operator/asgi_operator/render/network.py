@@ -1,0 +1,100 @@
+"""Services and the exposure: `<name>` (every track), `<name>-stable`, `<name>-canary`, and an HTTPRoute
+or Ingress when `spec.expose` asks for one."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..api import keys
+from ..api.models import AsgiServiceSpec, ExposeSpec, GatewayRef, IngressSpec
+from .meta import Manifest, Owner, canary_name, metadata, selector, stable_name
+
+SERVICE_PORT: Final = 80
+
+
+def service(owner: Owner, spec: AsgiServiceSpec, *, track: str | None) -> Manifest:
+    name = {None: owner.name, keys.TRACK_STABLE: stable_name(owner), keys.TRACK_CANARY: canary_name(owner)}[
+        track
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(owner, name, track=track),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(owner, track),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def services(owner: Owner, spec: AsgiServiceSpec) -> list[Manifest]:
+    return [service(owner, spec, track=t) for t in (None, keys.TRACK_STABLE, keys.TRACK_CANARY)]
+
+
+def backend_refs(owner: Owner, canary_weight: int) -> list[Manifest]:
+    return [
+        {"name": stable_name(owner), "port": SERVICE_PORT, "weight": 100 - canary_weight},
+        {"name": canary_name(owner), "port": SERVICE_PORT, "weight": canary_weight},
+    ]
+
+
+def http_route(owner: Owner, expose: ExposeSpec, gw: GatewayRef, canary_weight: int) -> Manifest:
+    """A Gateway API HTTPRoute splitting traffic between the stable and canary Services."""
+    parent: Manifest = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name}
+    if gw.namespace:
+        parent["namespace"] = gw.namespace
+    if gw.section_name:
+        parent["sectionName"] = gw.section_name
+    route: Manifest = {
+        "parentRefs": [parent],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": expose.path}}],
+                "backendRefs": backend_refs(owner, canary_weight),
+            }
+        ],
+    }
+    if expose.host:
+        route = {"hostnames": [expose.host], **route}
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": metadata(owner, owner.name),
+        "spec": route,
+    }
+
+
+def ingress(
+    owner: Owner,
+    expose: ExposeSpec,
+    ingress_spec: IngressSpec,
+    *,
+    backend: str,
+    name: str | None = None,
+    extra_annotations: dict[str, str] | None = None,
+) -> Manifest:
+    """An Ingress for the given class, host, path and TLS secret, sending traffic to the `backend` Service."""
+    rule: Manifest = {
+        "http": {
+            "paths": [
+                {
+                    "path": expose.path,
+                    "pathType": "Prefix",
+                    "backend": {"service": {"name": backend, "port": {"number": SERVICE_PORT}}},
+                }
+            ]
+        }
+    }
+    if expose.host:
+        rule = {"host": expose.host, **rule}
+    body: Manifest = {"ingressClassName": ingress_spec.class_name, "rules": [rule]}
+    if expose.tls is not None and expose.host:
+        body["tls"] = [{"hosts": [expose.host], "secretName": expose.tls.secret_name}]
+    annotations = {**ingress_spec.annotations, **(extra_annotations or {})}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata(owner, name or owner.name, annotations=annotations or None),
+        "spec": body,
+    }

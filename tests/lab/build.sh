@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Build the lab's binaries from the Go module proxy into a cache outside the repository.
+#
+#   tests/lab/build.sh            build whatever is missing, print the bin directory
+#
+# Every component is keyed by its version (tests/lab/versions.env), so a cached build is reused and a
+# version bump builds only what changed. Set ASGI_LAB_BIN_DIR to a directory that already holds
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and prometheus
+# (and helm) to skip building them, the way envtest's KUBEBUILDER_ASSETS works (third-party CRDs and
+# kwok's stages are still read from their Go modules).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+cache=${ASGI_LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/asgi-operator}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export CGO_ENABLED=0
+
+log() { printf '[lab-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+command -v go >/dev/null || { log "Go is needed to build the lab (Go 1.26+): https://go.dev/doc/install"; exit 1; }
+
+bin="$cache/bin"
+mkdir -p "$bin" "$cache/src"
+
+# A throwaway module per component, so nothing of the build lives in the repository.
+new_module() { # dir modname
+  rm -rf "$1" && mkdir -p "$1" && (cd "$1" && go mod init "$2" >/dev/null 2>&1)
+}
+
+# Install the files from a staging dir only once the whole build succeeded, then stamp the version.
+finish() { # stamp-name staging-dir
+  mv "$2"/* "$bin/" && rmdir "$2" && touch "$bin/.$1"
+}
+
+build_kubernetes() {
+  local stamp="kubernetes-$K8S_VERSION" minor patch src out
+  [ -e "$bin/.$stamp" ] && return 0
+  log "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); the first time takes a while"
+  src="$cache/src/kubernetes-$K8S_VERSION"; out="$cache/src/out-kubernetes"
+  new_module "$src" lab/kubernetes
+  cd "$src"
+  go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  local gomod staging_version="v0.${K8S_VERSION#v1.}"
+  gomod=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths;
+  # mirror that replace block with the published versions of the same modules.
+  for m in $(sed -n 's#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+    go mod edit -replace="$m=$m@$staging_version"
+  done
+  cat > tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+EOF
+  go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null 2>&1 || go get "k8s.io/kubernetes@$K8S_VERSION"
+  go mod tidy -e >/dev/null 2>&1 || true
+  minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+  local x="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  x="$x -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  x="$x -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitTreeState=clean"
+  rm -rf "$out" && mkdir -p "$out"
+  go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "-s -w $x" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  finish "$stamp" "$out"
+  cd - >/dev/null
+}
+
+build_etcd() {
+  local stamp="etcd-$ETCD_VERSION" src out
+  [ -e "$bin/.$stamp" ] && return 0
+  log "building etcd $ETCD_VERSION"
+  src="$cache/src/etcd-$ETCD_VERSION"; out="$cache/src/out-etcd"
+  new_module "$src" lab/etcd
+  cd "$src"
+  cat > main.go <<'EOF'
+// etcd's own main package is a one-liner over etcdmain; this wrapper builds it from the server module.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1 || go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go mod tidy >/dev/null
+  rm -rf "$out" && mkdir -p "$out"
+  go build -trimpath -ldflags "-s -w" -o "$out/etcd" .
+  finish "$stamp" "$out"
+  cd - >/dev/null
+}
+
+go_install() { # stamp binary-name package@version [ldflags]
+  local stamp=$1 name=$2 pkg=$3 ldflags=${4:-} out
+  [ -e "$bin/.$stamp" ] && return 0
+  log "building $name ($pkg)"
+  out="$cache/src/out-$name"
+  rm -rf "$out" && mkdir -p "$out"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
+  finish "$stamp" "$out"
+}
+
+build_kwok() {
+  go_install "kwok-$KWOK_VERSION" kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+}
+
+build_prometheus() {
+  # github.com/prometheus/prometheus v0.3xx.y is Prometheus 3.xx.y. Built without the embedded web UI
+  # (the lab only uses the HTTP API).
+  local v=${PROMETHEUS_VERSION#v0.}; v="${v:0:1}.${v:1:2}.${v##*.}"
+  go_install "prometheus-$PROMETHEUS_VERSION" prometheus \
+    "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
+    "-X github.com/prometheus/common/version.Version=$v"
+}
+
+build_helm() {
+  go_install "helm-$HELM_VERSION" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+
+# Third-party CRDs the lab installs, read from their Go modules (not copied into the repository).
+fetch_crds() {
+  local stamp="crds-gateway-api-$GATEWAY_API_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION" dir
+  [ -e "$cache/crds/.$stamp" ] && return 0
+  log "fetching Gateway API $GATEWAY_API_VERSION and prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs"
+  rm -rf "$cache/crds" && mkdir -p "$cache/crds/gateway-api" "$cache/crds/prometheus-operator"
+  dir=$(cd /tmp && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$dir"/config/crd/standard/*.yaml "$cache/crds/gateway-api/"
+  dir=$(cd /tmp && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml \
+     "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml "$cache/crds/prometheus-operator/"
+  chmod -R u+w "$cache/crds"
+  touch "$cache/crds/.$stamp"
+}
+
+# kwok's stages (what fake nodes and pods go through), from the kwok module: nodes become Ready and keep a
+# lease, scheduled pods become Running and Ready at once, deleted pods go away.
+fetch_kwok_stages() {
+  local stamp="kwok-stages-$KWOK_VERSION" dir f
+  [ -e "$cache/kwok/.$stamp" ] && return 0
+  log "fetching kwok $KWOK_VERSION stages"
+  rm -rf "$cache/kwok" && mkdir -p "$cache/kwok"
+  dir=$(cd /tmp && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    printf -- '---\n' >> "$cache/kwok/stages.yaml"
+    cat "$dir/kustomize/stage/$f" >> "$cache/kwok/stages.yaml"
+  done
+  touch "$cache/kwok/.$stamp"
+}
+
+what=${1:-all}
+case "$what" in
+  all)
+    fetch_crds; fetch_kwok_stages
+    if [ -n "${ASGI_LAB_BIN_DIR:-}" ]; then
+      for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok prometheus; do
+        [ -x "$ASGI_LAB_BIN_DIR/$b" ] || { log "ASGI_LAB_BIN_DIR=$ASGI_LAB_BIN_DIR has no executable $b"; exit 1; }
+      done
+      echo "$ASGI_LAB_BIN_DIR"
+      exit 0
+    fi
+    build_etcd; build_kwok; build_prometheus; build_kubernetes; build_helm ;;
+  crds) fetch_crds; fetch_kwok_stages ;;
+  kubernetes|etcd|kwok|prometheus|helm) "build_$what" ;;
+  *) log "usage: $0 [all|crds|kubernetes|etcd|kwok|prometheus|helm]"; exit 2 ;;
+esac
+echo "$bin"

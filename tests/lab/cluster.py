@@ -1,0 +1,450 @@
+"""A real Kubernetes control plane on loopback, without containers.
+
+etcd, kube-apiserver (RBAC on, audit log of every write), kube-controller-manager (garbage collection,
+Deployments -> ReplicaSets -> Pods, ServiceAccounts), kube-scheduler and kwok (fake nodes that make scheduled
+pods Running and Ready). Everything binds to 127.0.0.1 on free ports and keeps its state in one temporary
+directory; `stop()` ends every process group and removes the directory. Child processes also receive
+SIGKILL if the process that started them dies (PR_SET_PDEATHSIG), so an interrupted test run leaves no
+stray processes behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "lab-admin-token"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+NODES = ("kwok-node-1", "kwok-node-2")
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: its own process group, and SIGKILL when the parent goes away."""
+    os.setsid()
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ASGI_LAB_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "asgi-operator"
+    )
+    return Path(base)
+
+
+def ensure_binaries() -> Path:
+    """Build (or find) the lab's binaries; returns the directory holding them."""
+    out = subprocess.run(
+        ["bash", str(REPO / "tests/lab/build.sh"), "all"], check=True, stdout=subprocess.PIPE, text=True
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def crd_dir() -> Path:
+    return cache_dir() / "crds"
+
+
+def wait_for(what: str, predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> object:
+    """Poll `predicate` until it returns something truthy, or fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as e:
+            last_error = e
+        time.sleep(interval)
+    raise TimeoutError(
+        f"timed out after {timeout:.0f}s waiting for {what}" + (f": {last_error}" if last_error else "")
+    )
+
+
+class KubectlError(RuntimeError):
+    def __init__(self, args: tuple[str, ...], stderr: str) -> None:
+        super().__init__(f"kubectl {' '.join(args)} failed:\n{stderr}")
+        self.stderr = stderr
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+class Cluster:
+    """What the tests need of a cluster: kubectl against it, our CRDs installed, and (when it can) an audit
+    log of writes and fake nodes. `Lab` is one; `ExistingCluster` is any cluster given by kubeconfig."""
+
+    bin_dir: Path
+    admin_kubeconfig: Path
+    fake_nodes = False  # pods become Ready without real containers (kwok)
+
+    def bin(self, name: str) -> str:
+        own = self.bin_dir / name
+        return str(own) if own.exists() else name
+
+    def assert_running(self) -> None:
+        """Raise if a component of the cluster has died (only the lab can tell)."""
+
+    def kubectl(
+        self, *args: str, stdin: str | None = None, check: bool = True, kubeconfig: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        self.assert_running()
+        result = subprocess.run(
+            [self.bin("kubectl"), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise KubectlError(args, result.stderr)
+        return result
+
+    def kubectl_apply(self, manifest: str) -> None:
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=manifest)
+
+    def install_crds(self) -> None:
+        """Gateway API (standard channel) and our own CRD, then wait until they are served."""
+        for path in sorted((crd_dir() / "gateway-api").glob("*.yaml")):
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        self.kubectl(
+            "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "asgiservice.yaml")
+        )
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+
+    def audit_events(self) -> Iterator[dict[str, object]] | None:
+        """Every write request the API server received, if this cluster keeps an audit log we can read."""
+        return None
+
+
+class ExistingCluster(Cluster):
+    """A cluster you already have (kind, ...), given by its kubeconfig."""
+
+    def __init__(self, kubeconfig: Path, bin_dir: Path | None = None) -> None:
+        self.admin_kubeconfig = kubeconfig
+        self.bin_dir = bin_dir or cache_dir() / "bin"
+
+
+@dataclass
+class Lab(Cluster):
+    bin_dir: Path
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="asgi-lab-")))
+    processes: list[Process] = field(default_factory=list)
+    api_port: int = 0
+    fake_nodes = True
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def admin_kubeconfig(self) -> Path:  # type: ignore[override]
+        return self.workdir / "admin.kubeconfig"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.workdir / "audit.log"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "apiserver.crt"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Lab:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        self._write_credentials()
+        etcd_port, etcd_peer = free_port(), free_port()
+        self._spawn(
+            "etcd",
+            [
+                self.bin("etcd"),
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes=1073741824",
+                "--log-level=warn",
+            ],
+        )
+        wait_for("etcd", lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"), 30)
+
+        self.api_port = free_port()
+        self._spawn(
+            "kube-apiserver",
+            [
+                self.bin("kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                f"--cert-dir={self.workdir / 'certs'}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=RBAC",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={self.workdir / 'sa.pub'}",
+                f"--service-account-signing-key-file={self.workdir / 'sa.key'}",
+                f"--audit-policy-file={self.workdir / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-mode=blocking",
+                "--profiling=false",
+                "--enable-priority-and-fairness=false",
+                "--v=1",
+            ],
+        )
+        wait_for("kube-apiserver /readyz", lambda: self._api_ok("/readyz"), 90)
+        self._write_kubeconfig(self.admin_kubeconfig, "admin", ADMIN_TOKEN)
+
+        cm_port, sched_port = free_port(), free_port()
+        kc = str(self.admin_kubeconfig)
+        self._spawn(
+            "kube-controller-manager",
+            [
+                self.bin("kube-controller-manager"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={cm_port}",
+                f"--service-account-private-key-file={self.workdir / 'sa.key'}",
+                f"--root-ca-file={self.ca_file}",
+                "--leader-elect=false",
+                "--controllers=*",
+                "--use-service-account-credentials=false",
+                # the lab's kwok nodes report status via leases; keep the node controller patient
+                "--node-monitor-grace-period=60s",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-gc-syncs=20",
+                "--horizontal-pod-autoscaler-sync-period=60s",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                self.bin("kube-scheduler"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={sched_port}",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+        )
+        self._spawn(
+            "kwok",
+            [
+                self.bin("kwok"),
+                f"--kubeconfig={kc}",
+                f"--config={cache_dir() / 'kwok' / 'stages.yaml'}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                f"--server-address=127.0.0.1:{free_port()}",
+                "--node-lease-duration-seconds=40",
+                "--cidr=10.244.0.0/16",
+            ],
+        )
+        for node in NODES:
+            self.kubectl_apply(_node_manifest(node))
+        wait_for("kwok nodes Ready", self._nodes_ready, 60)
+        wait_for(
+            "the default ServiceAccount (controller manager running)",
+            lambda: (
+                self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+            ),
+            60,
+        )
+        self.install_crds()
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in reversed(self.processes):
+            try:
+                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=10)
+        self.processes.clear()
+        if os.environ.get("ASGI_LAB_KEEP"):
+            print(f"lab state kept in {self.workdir} (ASGI_LAB_KEEP)")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ helpers
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        log = self.workdir / "logs" / f"{name}.log"
+        with log.open("wb") as out:
+            popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                env=env,
+                cwd=self.workdir,
+            )
+        proc = Process(name, popen, log)
+        self.processes.append(proc)
+        return proc
+
+    def assert_running(self) -> None:
+        for proc in self.processes:
+            if proc.popen.poll() is not None:
+                tail = proc.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
+
+    def _write_credentials(self) -> None:
+        (self.workdir / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
+        subprocess.run(
+            ["openssl", "genrsa", "-out", str(self.workdir / "sa.key"), "2048"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                "openssl",
+                "rsa",
+                "-in",
+                str(self.workdir / "sa.key"),
+                "-pubout",
+                "-out",
+                str(self.workdir / "sa.pub"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        # Only writes are audited (the idle-cost tests count them); reads and watches are not logged.
+        (self.workdir / "audit-policy.yaml").write_text(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+            "- level: None\n  verbs: [get, list, watch]\n"
+            "- level: Metadata\n"
+        )
+
+    def _write_kubeconfig(self, path: Path, user: str, token: str) -> None:
+        path.write_text(kubeconfig_text(self.server, str(self.ca_file), user, token))
+        path.chmod(0o600)
+
+    def _api_ok(self, path: str) -> bool:
+        self.assert_running()
+        ctx = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file.exists() else None
+        if ctx is None:
+            return False
+        req = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
+            return bool(resp.status == 200)
+
+    def _nodes_ready(self) -> bool:
+        out = self.kubectl("get", "nodes", "-o", "json").stdout
+        items = json.loads(out)["items"]
+        ready = [
+            n
+            for n in items
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+        ]
+        return len(ready) >= len(NODES)
+
+    def audit_events(self) -> Iterator[dict[str, object]] | None:
+        return _read_audit(self.audit_log)
+
+
+def _read_audit(path: Path) -> Iterator[dict[str, object]]:
+    if not path.exists():
+        return
+    with path.open() as f:
+        for line in f:
+            with contextlib.suppress(json.JSONDecodeError):
+                yield json.loads(line)
+
+
+def kubeconfig_text(server: str, ca_file: str | None, user: str, token: str) -> str:
+    cluster = {"server": server}
+    if ca_file:
+        cluster["certificate-authority"] = ca_file
+    else:
+        cluster["insecure-skip-tls-verify"] = True  # type: ignore[assignment]
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "lab", "cluster": cluster}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": user, "context": {"cluster": "lab", "user": user}}],
+            "current-context": user,
+        },
+        indent=2,
+    )
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return bool(resp.status == 200)
+
+
+def _node_manifest(name: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+            },
+            "status": {
+                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            },
+        }
+    )

@@ -1,0 +1,76 @@
+"""The pydantic models: defaults a user relies on, and every invalid spec rejected (parity with the CRD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from asgi_operator.api.durations import format_seconds, parse_duration, seconds
+from asgi_operator.api.models import AsgiService, AsgiServiceSpec, ServerSpec
+from asgi_operator.api.servers import ServerKind
+from invalid_specs import BASE, INVALID, Invalid
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
+
+
+def test_defaults_match_the_product_brief() -> None:
+    spec = AsgiServiceSpec.model_validate(BASE["spec"])
+    assert spec.rollout.steps == [10, 50, 100]
+    assert spec.rollout.slo.max_error_rate == 0.005
+    assert seconds(spec.rollout.slo.max_latency_p99) == 0.2
+    assert spec.server.kind is ServerKind.UVICORN
+    assert spec.server.workers == 1
+    # keep-alive above the usual 60 s load-balancer idle timeout
+    assert seconds(spec.server.keep_alive_timeout) > seconds(spec.server.load_balancer_idle_timeout) == 60
+    assert spec.probes.path == "/healthz"
+
+
+def test_camel_case_in_yaml_snake_case_in_python() -> None:
+    server = ServerSpec.model_validate({"keepAliveTimeout": "90s", "gracefulShutdownTimeout": "20s"})
+    assert server.keep_alive_timeout == "90s"
+    dumped = server.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["keepAliveTimeout"] == "90s"
+    assert "keep_alive_timeout" not in dumped
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_is_valid(path: Path) -> None:
+    for doc in yaml.safe_load_all(path.read_text()):
+        AsgiService.model_validate(doc)
+
+
+@pytest.mark.parametrize("case", INVALID, ids=[c.id for c in INVALID])
+def test_models_reject_every_invalid_spec(case: Invalid) -> None:
+    with pytest.raises(ValidationError) as err:
+        AsgiService.model_validate(case.manifest())
+    # the message points at the same field the API server names
+    leaf = case.field.split("[")[0].split(".")[-1]
+    assert leaf in str(err.value)
+
+
+def test_unknown_fields_are_rejected_not_dropped() -> None:
+    with pytest.raises(ValidationError, match="replica"):
+        AsgiServiceSpec.model_validate({**BASE["spec"], "replica": 3})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1.5s", 1.5)]
+)
+def test_durations(text: str, expected: float) -> None:
+    assert seconds(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "5", "5 minutes", "1d", "-1s", "s"])
+def test_malformed_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="must be a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.2, "200ms"), (30, "30s"), (90, "90s"), (300, "5m"), (7200, "2h")]
+)
+def test_format_seconds(value: float, text: str) -> None:
+    assert format_seconds(value) == text
