@@ -31,9 +31,7 @@ def test_every_example_applies_server_side(cluster: Cluster, namespace: str, pat
     cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", str(path))
     for doc in yaml.safe_load_all(path.read_text()):
         live = json.loads(
-            cluster.kubectl(
-                "get", "asgiservice", doc["metadata"]["name"], "-n", namespace, "-o", "json"
-            ).stdout
+            cluster.kubectl("get", "asgiservice", doc["metadata"]["name"], "-n", namespace, "-o", "json").stdout
         )
         # nothing the user wrote is lost or rewritten; defaults are filled in around it
         assert holds(doc["spec"], live["spec"])
@@ -57,9 +55,7 @@ def test_defaults_are_filled_in_by_the_api_server(cluster: Cluster, namespace: s
 @pytest.mark.parametrize("case", INVALID, ids=[c.id for c in INVALID])
 def test_api_server_rejects_invalid_manifest(cluster: Cluster, namespace: str, case: Invalid) -> None:
     with pytest.raises(KubectlError) as err:
-        cluster.kubectl(
-            "apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(case.manifest())
-        )
+        cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(case.manifest()))
     message = err.value.stderr
     assert case.field in message, message
     for word in case.words:

@@ -34,9 +34,7 @@ def _deployment(name: str, replicas: int = 2) -> dict[str, object]:
 def test_a_deployment_becomes_available(cluster: Cluster, namespace: str) -> None:
     if not cluster.fake_nodes:
         pytest.skip("needs fake nodes (the lab's kwok) to run a placeholder image")
-    cluster.kubectl(
-        "apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(_deployment("web"))
-    )
+    cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(_deployment("web")))
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Available", "--timeout=60s", "deployment/web")
     pods = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
     assert len(pods) == 2
@@ -46,9 +44,7 @@ def test_a_deployment_becomes_available(cluster: Cluster, namespace: str) -> Non
 
 def test_deleting_an_owner_deletes_its_dependents(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("create", "configmap", "owner", "-n", namespace)
-    uid = cluster.kubectl(
-        "get", "configmap", "owner", "-n", namespace, "-o", "jsonpath={.metadata.uid}"
-    ).stdout
+    uid = cluster.kubectl("get", "configmap", "owner", "-n", namespace, "-o", "jsonpath={.metadata.uid}").stdout
     dependent = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -61,9 +57,7 @@ def test_deleting_an_owner_deletes_its_dependents(cluster: Cluster, namespace: s
     cluster.kubectl("delete", "configmap", "owner", "-n", namespace)
     wait_for(
         "the garbage collector to delete the dependent",
-        lambda: (
-            cluster.kubectl("get", "configmap", "dependent", "-n", namespace, check=False).returncode != 0
-        ),
+        lambda: cluster.kubectl("get", "configmap", "dependent", "-n", namespace, check=False).returncode != 0,
         60,
     )
 

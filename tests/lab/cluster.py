@@ -78,9 +78,7 @@ def wait_for(what: str, predicate: Callable[[], object], timeout: float, interva
         except Exception as e:
             last_error = e
         time.sleep(interval)
-    raise TimeoutError(
-        f"timed out after {timeout:.0f}s waiting for {what}" + (f": {last_error}" if last_error else "")
-    )
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {last_error}" if last_error else ""))
 
 
 class KubectlError(RuntimeError):
@@ -133,9 +131,7 @@ class Cluster:
         """Gateway API (standard channel) and our own CRD, then wait until they are served."""
         for path in sorted((crd_dir() / "gateway-api").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
-        self.kubectl(
-            "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "asgiservice.yaml")
-        )
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "asgiservice.yaml"))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 
     def audit_events(self) -> Iterator[dict[str, object]] | None:
@@ -289,9 +285,7 @@ class Lab(Cluster):
         wait_for("kwok nodes Ready", self._nodes_ready, 60)
         wait_for(
             "the default ServiceAccount (controller manager running)",
-            lambda: (
-                self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
-            ),
+            lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
             60,
         )
         self.install_crds()
@@ -388,10 +382,7 @@ class Lab(Cluster):
         ready = [
             n
             for n in items
-            if any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in n.get("status", {}).get("conditions", [])
-            )
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
         ]
         return len(ready) >= len(NODES)
 

@@ -69,8 +69,6 @@ def test_malformed_durations(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize(
-    ("value", "text"), [(0.2, "200ms"), (30, "30s"), (90, "90s"), (300, "5m"), (7200, "2h")]
-)
+@pytest.mark.parametrize(("value", "text"), [(0.2, "200ms"), (30, "30s"), (90, "90s"), (300, "5m"), (7200, "2h")])
 def test_format_seconds(value: float, text: str) -> None:
     assert format_seconds(value) == text

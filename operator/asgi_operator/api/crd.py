@@ -43,10 +43,8 @@ _PASSTHROUGH: Final = {
 _DROPPED: Final = {"title"}
 
 NAME_RULE: Final = {
-    "rule": f"self.metadata.name.size() <= {MAX_NAME_LENGTH} && "
-    f"self.metadata.name.matches(r'{NAME_PATTERN}')",
+    "rule": f"self.metadata.name.size() <= {MAX_NAME_LENGTH} && self.metadata.name.matches(r'{NAME_PATTERN}')",
     "message": NAME_MESSAGE,
-    "fieldPath": ".metadata.name",
 }
 
 
@@ -65,18 +63,14 @@ class _WithFactoryDefaults(GenerateJsonSchema):
         return super().default_schema(schema)
 
 
-def _structural(
-    node: dict[str, Any], defs: dict[str, Any], *, keep_defaults: bool, where: str
-) -> dict[str, Any]:
+def _structural(node: dict[str, Any], defs: dict[str, Any], *, keep_defaults: bool, where: str) -> dict[str, Any]:
     node = copy.deepcopy(node)
     if "$ref" in node:
         target = defs[node.pop("$ref").split("/")[-1]]
         merged = {**copy.deepcopy(target), **node}
         # validations on the referencing field and on the model both apply
         if "x-kubernetes-validations" in target and "x-kubernetes-validations" in node:
-            merged["x-kubernetes-validations"] = (
-                target["x-kubernetes-validations"] + node["x-kubernetes-validations"]
-            )
+            merged["x-kubernetes-validations"] = target["x-kubernetes-validations"] + node["x-kubernetes-validations"]
         return _structural(merged, defs, keep_defaults=keep_defaults, where=where)
     if "anyOf" in node:
         branches = [b for b in node.pop("anyOf") if b.get("type") != "null"]

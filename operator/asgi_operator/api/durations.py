@@ -50,9 +50,7 @@ Duration = Annotated[
     Field(
         max_length=32,
         json_schema_extra={
-            "x-kubernetes-validations": [
-                {"rule": f"self.matches(r'{DURATION_PATTERN}')", "message": DURATION_MESSAGE}
-            ]
+            "x-kubernetes-validations": [{"rule": f"self.matches(r'{DURATION_PATTERN}')", "message": DURATION_MESSAGE}]
         },
     ),
 ]

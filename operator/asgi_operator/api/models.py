@@ -27,9 +27,7 @@ _DOTTED_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 APP_PATTERN: Final = f"^{_DOTTED_NAME}:{_DOTTED_NAME}$"
 DNS_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 HOSTNAME_PATTERN: Final = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-QUANTITY_PATTERN: Final = (
-    r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
-)
+QUANTITY_PATTERN: Final = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
 NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MAX_NAME_LENGTH: Final = 56
 NAME_MESSAGE: Final = (
@@ -208,11 +206,7 @@ class ServerSpec(Model):
             lambda s: s.root_path is None or re.fullmatch(r"/[^ ]*[^/ ]", s.root_path) is not None,
             ".rootPath",
         ),
-        *(
-            _unsupported(option, kind, why)
-            for option, kinds in UNSUPPORTED.items()
-            for kind, why in kinds.items()
-        ),
+        *(_unsupported(option, kind, why) for option, kinds in UNSUPPORTED.items() for kind, why in kinds.items()),
     )
 
 
@@ -289,9 +283,7 @@ class ResourceRequirements(Model):
 
 
 class ProbeSpec(Model):
-    path: str | None = Field(
-        None, max_length=256, pattern=r"^/", description="HTTP path to GET. Unset: probes.path."
-    )
+    path: str | None = Field(None, max_length=256, pattern=r"^/", description="HTTP path to GET. Unset: probes.path.")
     period_seconds: int = Field(10, ge=1, le=300)
     timeout_seconds: int = Field(2, ge=1, le=60)
     failure_threshold: int = Field(3, ge=1, le=100)
@@ -344,8 +336,7 @@ class MetricsSpec(Model):
     )
     scrape: Literal["auto", "annotations", "podMonitor", "none"] = Field(
         "auto",
-        description="auto: a PodMonitor when the prometheus-operator CRD exists, else prometheus.io/* pod "
-        "annotations.",
+        description="auto: a PodMonitor when the prometheus-operator CRD exists, else prometheus.io/* pod annotations.",
     )
 
 
@@ -466,15 +457,12 @@ class RelativeSLOSpec(Model):
 class SLOSpec(Model):
     """What the canary must hold at every step."""
 
-    max_error_rate: float = Field(
-        0.005, ge=0, le=1, description="Highest share of 5xx responses (0.005 = 0.5 %)."
-    )
+    max_error_rate: float = Field(0.005, ge=0, le=1, description="Highest share of 5xx responses (0.005 = 0.5 %).")
     max_latency_p99: Duration = Field("200ms", alias="maxLatencyP99", description="Highest p99 latency.")
     min_requests: int = Field(
         20,
         ge=0,
-        description="Fewer requests than this in the window is 'no data': the step holds, it neither passes "
-        "nor fails.",
+        description="Fewer requests than this in the window is 'no data': the step holds, it neither passes nor fails.",
     )
     window: Duration | None = Field(
         None, description="The range the rates are computed over. Unset: rollout.interval (at least 30s)."
@@ -486,15 +474,9 @@ class CustomQueries(Model):
     """PromQL templates for the `custom` profile. Variables: {{ namespace }}, {{ name }}, {{ track }},
     {{ revision }}, {{ window }}, and {{ selector }} (the label matchers for the track)."""
 
-    error_rate: str = Field(
-        min_length=1, max_length=4096, description="Returns the share of failed requests."
-    )
-    latency_p99: str = Field(
-        min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds."
-    )
-    requests: str = Field(
-        min_length=1, max_length=4096, description="Returns the request count in the window."
-    )
+    error_rate: str = Field(min_length=1, max_length=4096, description="Returns the share of failed requests.")
+    latency_p99: str = Field(min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds.")
+    requests: str = Field(min_length=1, max_length=4096, description="Returns the request count in the window.")
 
 
 class PrometheusSpec(Model):
@@ -523,6 +505,11 @@ class PrometheusSpec(Model):
 class RolloutSpec(Model):
     """How a new revision (any change to the pod template) is rolled out."""
 
+    strategy: Literal["Canary", "RollingUpdate"] = Field(
+        "Canary",
+        description="Canary: traffic moves in steps while Prometheus checks the SLOs. RollingUpdate: a plain "
+        "rolling update of the Deployment (maxUnavailable 0), no analysis.",
+    )
     steps: list[int] = Field(
         default_factory=lambda: [10, 50, 100],
         min_length=1,
@@ -536,8 +523,7 @@ class RolloutSpec(Model):
     )
     progress_deadline: Duration = Field(
         "10m",
-        description="Longest a step may wait for ready canary pods or for conclusive metrics before it "
-        "fails.",
+        description="Longest a step may wait for ready canary pods or for conclusive metrics before it fails.",
     )
     router: Router | None = Field(
         None,
@@ -591,9 +577,7 @@ class AsgiServiceSpec(Model):
         description="The ASGI application's import path, module:attribute (e.g. main:app).",
     )
     server: ServerSpec = nested(ServerSpec, "The ASGI server and its options.")
-    port: int = Field(
-        8000, ge=1024, le=65535, description="The port the server listens on (non-root: 1024 and above)."
-    )
+    port: int = Field(8000, ge=1024, le=65535, description="The port the server listens on (non-root: 1024 and above).")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
     service_account_name: str | None = Field(None, max_length=253)
@@ -607,9 +591,7 @@ class AsgiServiceSpec(Model):
     probes: ProbesSpec = nested(ProbesSpec, "Readiness, liveness and startup probes.")
     shutdown: ShutdownSpec = nested(ShutdownSpec, "The graceful shutdown chain.")
     metrics: MetricsSpec = nested(MetricsSpec, "The app's Prometheus metrics endpoint.")
-    replicas: int | None = Field(
-        None, ge=0, le=1000, description="Fixed number of pods. Unset and no autoscaling: 1."
-    )
+    replicas: int | None = Field(None, ge=0, le=1000, description="Fixed number of pods. Unset and no autoscaling: 1.")
     autoscaling: AutoscalingSpec | None = None
     expose: ExposeSpec | None = None
     rollout: RolloutSpec = nested(RolloutSpec, "How new revisions are rolled out.")
@@ -688,6 +670,13 @@ class AnalysisResult(StatusModel):
     message: str = ""
 
 
+class PendingEvent(StatusModel):
+    name: str
+    reason: str
+    message: str
+    type: Literal["Normal", "Warning"] = "Normal"
+
+
 class RolloutStatus(StatusModel):
     """The rollout's whole position, so an operator restart resumes exactly where it was."""
 
@@ -710,7 +699,13 @@ class RolloutStatus(StatusModel):
     last_request: str | None = Field(None, description="The last asgi.dev/request handled.")
     failed_revision: str | None = None
     approximate_split: bool = False
-    pending_events: list[dict[str, str]] = Field(default_factory=list)
+    stable_spec: dict[str, Any] | None = Field(
+        None, description="The spec of the stable revision, so its pods can be rendered while a canary runs."
+    )
+    event_seq: int = Field(0, description="Number of rollout events emitted; names them.")
+    pending_events: list[PendingEvent] = Field(
+        default_factory=list, description="Events decided and not yet confirmed posted."
+    )
 
 
 class AsgiServiceStatus(StatusModel):

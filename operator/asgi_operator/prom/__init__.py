@@ -1,1 +1,1 @@
-"""prom."""
+"""Prometheus I/O (queries with timeouts and typed errors)."""

@@ -17,17 +17,13 @@ from .network import http_route, ingress, services
 from .scaling import fixed_replicas, hpa, pdb
 from .workload import deployment, pod_template
 
-INGRESS_NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
-INGRESS_NGINX_CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
-
 
 @dataclass(frozen=True)
 class CanaryPlan:
-    """The canary track while a rollout runs (or holds it at zero after one)."""
+    """The canary Deployment: which spec it runs and how many pods (zero between rollouts)."""
 
     spec: AsgiServiceSpec
     replicas: int
-    weight: int
 
 
 @dataclass(frozen=True)
@@ -58,66 +54,43 @@ def desired_children(
     *,
     stable_spec: AsgiServiceSpec | None = None,
     canary: CanaryPlan | None = None,
+    traffic: list[Manifest] | None = None,
     pod_monitor_crd: bool = False,
 ) -> Children:
+    """Everything but the traffic split, plus the router's objects (`traffic`)."""
     stable_template, _ = pod_template(owner, stable_spec or spec)
     router = effective_router(spec)
-    weight = canary.weight if canary is not None else 0
     out: list[Manifest] = [
         deployment(owner, spec, stable_template, track=keys.TRACK_STABLE, replicas=fixed_replicas(spec)),
         *services(owner, spec),
     ]
-    delete: list[tuple[str, str, str]] = []
     if canary is not None:
         canary_template, _ = pod_template(owner, canary.spec)
-        out.append(
-            deployment(owner, spec, canary_template, track=keys.TRACK_CANARY, replicas=canary.replicas)
-        )
-
-    autoscaler = hpa(owner, spec)
-    if autoscaler is not None:
-        out.append(autoscaler)
-    else:
-        delete.append(("autoscaling/v2", "HorizontalPodAutoscaler", owner.name))
-    budget = pdb(owner, spec)
-    if budget is not None:
-        out.append(budget)
-    else:
-        delete.append(("policy/v1", "PodDisruptionBudget", owner.name))
+        out.append(deployment(owner, spec, canary_template, track=keys.TRACK_CANARY, replicas=canary.replicas))
+    out += [m for m in (hpa(owner, spec), pdb(owner, spec)) if m is not None]
 
     expose = spec.expose
-    if expose is not None and expose.gateway is not None:
-        out.append(http_route(owner, expose, expose.gateway, weight if router == Router.GATEWAY_API else 0))
-    else:
-        delete.append(("gateway.networking.k8s.io/v1", "HTTPRoute", owner.name))
+    traffic = list(traffic or [])
+    routed = {(m["kind"], m["metadata"]["name"]) for m in traffic}
+    if expose is not None and expose.gateway is not None and ("HTTPRoute", owner.name) not in routed:
+        # exposed through a Gateway while another router splits traffic: the route sends to every track
+        out.append(http_route(owner, expose, expose.gateway, backends=[(owner.name, 100)]))
     if expose is not None and expose.ingress is not None:
         nginx = router == Router.INGRESS_NGINX
-        out.append(
-            ingress(owner, expose, expose.ingress, backend=stable_name(owner) if nginx else owner.name)
-        )
-        if nginx and canary is not None:
-            out.append(
-                ingress(
-                    owner,
-                    expose,
-                    expose.ingress,
-                    backend=canary_name(owner),
-                    name=canary_name(owner),
-                    extra_annotations={
-                        INGRESS_NGINX_CANARY: "true",
-                        INGRESS_NGINX_CANARY_WEIGHT: str(weight),
-                    },
-                )
-            )
-        else:
-            delete.append(("networking.k8s.io/v1", "Ingress", canary_name(owner)))
-    else:
-        delete += [
-            ("networking.k8s.io/v1", "Ingress", owner.name),
-            ("networking.k8s.io/v1", "Ingress", canary_name(owner)),
-        ]
+        out.append(ingress(owner, expose, expose.ingress, backend=stable_name(owner) if nginx else owner.name))
+    out += traffic
     if wants_pod_monitor(spec, pod_monitor_crd):
         out.append(pod_monitor(owner, spec))
-    elif pod_monitor_crd:
-        delete.append(("monitoring.coreos.com/v1", "PodMonitor", owner.name))
+
+    present = {(m["kind"], m["metadata"]["name"]) for m in out}
+    optional = [
+        ("autoscaling/v2", "HorizontalPodAutoscaler", owner.name),
+        ("policy/v1", "PodDisruptionBudget", owner.name),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute", owner.name),
+        ("networking.k8s.io/v1", "Ingress", owner.name),
+        ("networking.k8s.io/v1", "Ingress", canary_name(owner)),
+    ]
+    if pod_monitor_crd:
+        optional.append(("monitoring.coreos.com/v1", "PodMonitor", owner.name))
+    delete = [ref for ref in optional if (ref[1], ref[2]) not in present]
     return Children(apply=[with_config_hash(m) for m in out], delete=delete)

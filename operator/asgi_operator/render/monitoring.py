@@ -23,9 +23,7 @@ def pod_monitor(owner: Owner, spec: AsgiServiceSpec) -> Manifest:
         "metadata": metadata(owner, owner.name),
         "spec": {
             "selector": {"matchLabels": selector(owner)},
-            "podMetricsEndpoints": [
-                {"port": port, "path": spec.metrics.path, "interval": spec.metrics.interval}
-            ],
+            "podMetricsEndpoints": [{"port": port, "path": spec.metrics.path, "interval": spec.metrics.interval}],
             "podTargetLabels": POD_TARGET_LABELS,
         },
     }

@@ -13,9 +13,7 @@ SERVICE_PORT: Final = 80
 
 
 def service(owner: Owner, spec: AsgiServiceSpec, *, track: str | None) -> Manifest:
-    name = {None: owner.name, keys.TRACK_STABLE: stable_name(owner), keys.TRACK_CANARY: canary_name(owner)}[
-        track
-    ]
+    name = {None: owner.name, keys.TRACK_STABLE: stable_name(owner), keys.TRACK_CANARY: canary_name(owner)}[track]
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -32,15 +30,13 @@ def services(owner: Owner, spec: AsgiServiceSpec) -> list[Manifest]:
     return [service(owner, spec, track=t) for t in (None, keys.TRACK_STABLE, keys.TRACK_CANARY)]
 
 
-def backend_refs(owner: Owner, canary_weight: int) -> list[Manifest]:
-    return [
-        {"name": stable_name(owner), "port": SERVICE_PORT, "weight": 100 - canary_weight},
-        {"name": canary_name(owner), "port": SERVICE_PORT, "weight": canary_weight},
-    ]
+def split(owner: Owner, canary_weight: int) -> list[tuple[str, int]]:
+    """Backends and weights of a traffic split between the stable and canary Services."""
+    return [(stable_name(owner), 100 - canary_weight), (canary_name(owner), canary_weight)]
 
 
-def http_route(owner: Owner, expose: ExposeSpec, gw: GatewayRef, canary_weight: int) -> Manifest:
-    """A Gateway API HTTPRoute splitting traffic between the stable and canary Services."""
+def http_route(owner: Owner, expose: ExposeSpec, gw: GatewayRef, *, backends: list[tuple[str, int]]) -> Manifest:
+    """A Gateway API HTTPRoute on the given Gateway, sending the host and path to weighted Services."""
     parent: Manifest = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name}
     if gw.namespace:
         parent["namespace"] = gw.namespace
@@ -51,7 +47,7 @@ def http_route(owner: Owner, expose: ExposeSpec, gw: GatewayRef, canary_weight: 
         "rules": [
             {
                 "matches": [{"path": {"type": "PathPrefix", "value": expose.path}}],
-                "backendRefs": backend_refs(owner, canary_weight),
+                "backendRefs": [{"name": n, "port": SERVICE_PORT, "weight": w} for n, w in backends],
             }
         ],
     }

@@ -102,9 +102,7 @@ def pod_template(owner: Owner, spec: AsgiServiceSpec) -> tuple[Manifest, str]:
     the Deployment that runs it, so the same spec has the same revision on either track."""
     volumes: list[Manifest] = [{"name": "tmp", "emptyDir": {}}]
     if spec.server.workers > 1:
-        volumes.append(
-            {"name": "prometheus-multiproc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
-        )
+        volumes.append({"name": "prometheus-multiproc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}})
     pod_spec: Manifest = {
         "containers": [_container(spec)],
         "volumes": volumes,

@@ -1,0 +1,101 @@
+"""`asgi-operator run`: start the operator (also `python -m asgi_operator run`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from . import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asgi-operator", description="A Kubernetes operator for ASGI services.")
+    parser.add_argument("--version", action="version", version=f"asgi-operator {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
+    scope.add_argument("-n", "--namespace", action="append", default=[], help="watch only these namespaces")
+    run.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: in-cluster or ~/.kube")
+    run.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("ASGI_PROMETHEUS_URL"),
+        help="Prometheus for AsgiServices that name none",
+    )
+    run.add_argument("--concurrency", type=int, default=8, help="AsgiServices reconciled at once")
+    run.add_argument(
+        "--metrics-address",
+        default=os.environ.get("ASGI_METRICS_ADDRESS", "0.0.0.0:8081"),
+        help="host:port of the operator's /metrics ('' to disable)",
+    )
+    run.add_argument(
+        "--liveness",
+        default=os.environ.get("ASGI_LIVENESS", "http://0.0.0.0:8080/healthz"),
+        help="Kopf's liveness endpoint ('' to disable)",
+    )
+    run.add_argument(
+        "--peering",
+        default=os.environ.get("ASGI_PEERING"),
+        help="Kopf peering name for HA (several replicas, one active); default: standalone",
+    )
+    run.add_argument(
+        "--priority",
+        type=int,
+        default=int(os.environ.get("ASGI_PRIORITY", "0")),
+        help="peering priority (replicas need distinct ones)",
+    )
+    run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
+    run.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kubeconfig:
+        # before the kubernetes client is imported: it reads $KUBECONFIG once, at import (Kopf logs in with it)
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    import kopf
+    from prometheus_client import start_http_server
+
+    from . import handlers
+    from .controller.settings import Settings
+
+    handlers.configure(
+        Settings(prometheus_url=args.prometheus_url, concurrency=args.concurrency, kubeconfig=args.kubeconfig)
+    )
+    kopf.configure(
+        verbose=args.verbose,
+        log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
+            args.log_format
+        ],
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    if not args.verbose:  # Kopf logs every handler call at INFO; ours only enqueue
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    if args.metrics_address:
+        host, _, port = args.metrics_address.rpartition(":")
+        start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=list(args.namespace),
+            standalone=not args.peering,
+            peering_name=args.peering,
+            priority=args.priority,
+            liveness_endpoint=args.liveness or None,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

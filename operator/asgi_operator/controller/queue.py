@@ -1,0 +1,135 @@
+"""A work queue like controller-runtime's: one reconcile at a time per object, bursts of triggers coalesced
+into one run, retries with exponential backoff, and delayed wake-ups for rollouts in progress.
+
+Nothing is polled: an object is reconciled when something about it changed (a watch event on it or one of
+its children), when its rollout asked to be woken at a given time, or when a failed attempt is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+Key = tuple[str, str]  # (namespace, name)
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    dirty: bool = False
+    running: bool = False
+    failures: int = 0
+    timer: asyncio.TimerHandle | None = None
+    timer_due: float = float("inf")
+
+
+@dataclass
+class WorkQueue:
+    """`work(key)` returns the number of seconds after which to run again (or None)."""
+
+    work: Callable[[Key], Awaitable[float | None]]
+    concurrency: int = 8
+    base_backoff: float = 1.0
+    max_backoff: float = 300.0
+    _entries: dict[Key, _Entry] = field(default_factory=dict)
+    _ready: asyncio.Queue[Key] = field(default_factory=asyncio.Queue)
+    _workers: list[asyncio.Task[None]] = field(default_factory=list)
+    _active: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def start(self) -> None:
+        self._active.set()
+        if not self._workers:
+            self._workers = [
+                asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.concurrency)
+            ]
+
+    async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+        for entry in self._entries.values():
+            if entry.timer:
+                entry.timer.cancel()
+
+    def pause(self) -> None:
+        """Stop starting reconciles (another operator replica is active); queued keys wait."""
+        self._active.clear()
+
+    def resume(self) -> None:
+        self._active.set()
+
+    def enqueue(self, key: Key) -> None:
+        entry = self._entries.setdefault(key, _Entry())
+        if entry.running:
+            entry.dirty = True  # run again right after the current run
+        elif not entry.dirty:
+            entry.dirty = True
+            self._ready.put_nowait(key)
+
+    def enqueue_after(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        entry = self._entries.setdefault(key, _Entry())
+        due = loop.time() + max(0.0, delay)
+        if entry.timer is not None and entry.timer_due <= due:
+            return  # an earlier wake-up is already scheduled
+        if entry.timer is not None:
+            entry.timer.cancel()
+        entry.timer_due = due
+        entry.timer = loop.call_at(due, self._fire, key)
+
+    def forget(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry and entry.timer:
+            entry.timer.cancel()
+
+    def _fire(self, key: Key) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.timer, entry.timer_due = None, float("inf")
+            self.enqueue(key)
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._ready.get()
+            await self._active.wait()
+            entry = self._entries.get(key)
+            if entry is None or entry.running:
+                continue
+            entry.dirty, entry.running = False, True
+            try:
+                again = await self.work(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the reconciler reports errors itself; here only the retry is scheduled
+                log.exception("reconcile of %s/%s failed", *key)
+                entry.failures += 1
+                again = min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1))
+            finally:
+                entry.running = False
+            if key not in self._entries:
+                continue
+            if entry.dirty:
+                self._ready.put_nowait(key)
+            if again is not None:
+                self.enqueue_after(key, again)
+
+    def backoff(self, key: Key) -> float:
+        """The delay before retrying a key that just failed (for reconcilers that handle their errors)."""
+        entry = self._entries.setdefault(key, _Entry())
+        entry.failures += 1
+        return float(min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1)))
+
+    def succeeded(self, key: Key) -> None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.failures = 0
+
+    @property
+    def pending(self) -> int:
+        return self._ready.qsize()

@@ -1,0 +1,13 @@
+"""Operator-wide settings (command line flags and environment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    prometheus_url: str | None = None  # used when an AsgiService names no Prometheus address
+    concurrency: int = 8  # AsgiServices reconciled at once
+    kubeconfig: str | None = None
+    api_timeout: float = 30.0

@@ -1,0 +1,55 @@
+"""The operator's own metrics (prometheus_client), served on /metrics by `asgi-operator run`."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES: Final = Counter("asgi_operator_reconciles_total", "Reconciles of AsgiServices, by outcome.", ["outcome"])
+RECONCILE_SECONDS: Final = Histogram(
+    "asgi_operator_reconcile_duration_seconds",
+    "Time spent in one reconcile.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+API_WRITES: Final = Counter(
+    "asgi_operator_api_writes_total",
+    "Write requests sent to the Kubernetes API, by kind and verb.",
+    ["kind", "verb"],
+)
+CANARY_WEIGHT: Final = Gauge(
+    "asgi_operator_canary_weight_percent", "Share of traffic on the canary.", ["namespace", "name"]
+)
+ROLLOUT_PHASE: Final = Gauge(
+    "asgi_operator_rollout_phase", "1 for the rollout's current phase.", ["namespace", "name", "phase"]
+)
+ANALYSES: Final = Counter(
+    "asgi_operator_analyses_total", "Canary analyses, by verdict.", ["namespace", "name", "verdict"]
+)
+ANALYSIS_VALUE: Final = Gauge(
+    "asgi_operator_analysis_value",
+    "The last measured value of a canary check.",
+    ["namespace", "name", "check"],
+)
+PROM_QUERIES: Final = Counter(
+    "asgi_operator_prometheus_queries_total", "Queries sent to Prometheus, by outcome.", ["outcome"]
+)
+PROM_QUERY_SECONDS: Final = Histogram(
+    "asgi_operator_prometheus_query_duration_seconds",
+    "Duration of Prometheus queries.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ROLLOUTS: Final = Counter(
+    "asgi_operator_rollouts_total", "Rollouts that ended, by result.", ["namespace", "name", "result"]
+)
+PHASES: Final = ("Idle", "Progressing", "Promoting", "RolledBack", "Failed")
+
+
+def forget(namespace: str, name: str) -> None:
+    """Drop the per-object series of a deleted AsgiService."""
+    with contextlib.suppress(KeyError):
+        CANARY_WEIGHT.remove(namespace, name)
+    for phase in PHASES:
+        with contextlib.suppress(KeyError):
+            ROLLOUT_PHASE.remove(namespace, name, phase)

@@ -1,0 +1,242 @@
+"""The only module that talks to the Kubernetes API.
+
+A thin, synchronous REST layer over the official client's transport (connection pooling, auth, TLS from
+kubeconfig or the in-cluster service account): server-side apply under one field manager, reads, merge
+patches of status, deletes with a UID precondition, and typed errors carrying the server's own message.
+Callers on the event loop run it in a thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kubernetes import client, config
+
+from ..api import keys
+
+Body = dict[str, Any]
+APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
+MERGE_PATCH: Final = "application/merge-patch+json"
+JSON_PATCH: Final = "application/json-patch+json"
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace is not None:
+            parts += ["namespaces", namespace]
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(name)
+        if subresource is not None:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+ASGI_SERVICE: Final = Kind(keys.API_VERSION, keys.KIND, keys.PLURAL)
+DEPLOYMENT: Final = Kind("apps/v1", "Deployment", "deployments")
+SERVICE: Final = Kind("v1", "Service", "services")
+HPA: Final = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
+PDB: Final = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
+INGRESS: Final = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
+HTTP_ROUTE: Final = Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
+POD_MONITOR: Final = Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors")
+EVENT: Final = Kind("v1", "Event", "events")
+KINDS: Final = {
+    (k.api_version, k.kind): k
+    for k in (ASGI_SERVICE, DEPLOYMENT, SERVICE, HPA, PDB, INGRESS, HTTP_ROUTE, POD_MONITOR, EVENT)
+}
+
+
+def kind_of(manifest: Body) -> Kind:
+    return KINDS[(manifest["apiVersion"], manifest["kind"])]
+
+
+class ApiError(Exception):
+    """A non-2xx answer, with the API server's own message (what a person needs to fix it)."""
+
+    def __init__(self, status: int, reason: str, message: str, method: str, path: str) -> None:
+        super().__init__(f"{method} {path}: {status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def forbidden(self) -> bool:
+        return self.status == 403
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in (0, 409, 429) or self.status >= 500
+
+
+def load_client(kubeconfig: str | None = None) -> client.ApiClient:
+    """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account."""
+    configuration = client.Configuration()
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    else:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+        except config.ConfigException:
+            config.load_kube_config(client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+class KubeApi:
+    """Synchronous, typed access to the few API operations the operator needs."""
+
+    def __init__(self, api_client: client.ApiClient, timeout: float = 30.0, discovery_ttl: float = 60.0) -> None:
+        self._api = api_client
+        self._timeout = timeout
+        self._discovery_ttl = discovery_ttl
+        self._served: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- transport
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Body | None:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        serialized = self._api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers,
+            body=None,
+            auth_settings=["BearerToken"],
+        )
+        url, sent_headers = serialized[1], {**serialized[2], "Content-Type": content_type}
+        # the transport serializes dicts and lists itself (and picks the patch type from the body's shape)
+        response = self._api.call_api(
+            method, url, header_params=sent_headers, body=body, _request_timeout=self._timeout
+        )
+        data = response.read()
+        if not 200 <= response.status < 300:
+            message, reason = data.decode(errors="replace") if data else "", response.reason or ""
+            try:
+                status = json.loads(message)
+                message, reason = status.get("message", message), status.get("reason", reason)
+            except ValueError:
+                pass
+            raise ApiError(response.status, reason, message, method, path)
+        return json.loads(data) if data else None
+
+    # ---------------------------------------------------------------- operations
+    def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
+        try:
+            return self.request("GET", kind.path(namespace, name))
+        except ApiError as e:
+            if e.not_found:
+                return None
+            raise
+
+    def list(self, kind: Kind, namespace: str | None, label_selector: str | None = None) -> list[Body]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        out = self.request("GET", kind.path(namespace), query=query) or {}
+        return list(out.get("items", []))
+
+    def apply(self, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False) -> Body:
+        """Server-side apply: the operator owns exactly the fields in `manifest` and nothing else."""
+        kind = kind_of(manifest)
+        meta = manifest["metadata"]
+        query = [("fieldManager", field_manager), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        out = self.request(
+            "PATCH",
+            kind.path(meta.get("namespace"), meta["name"]),
+            query=query,
+            body=manifest,
+            content_type=APPLY_CONTENT_TYPE,
+        )
+        assert out is not None
+        return out
+
+    def patch(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        patch: Any,
+        *,
+        content_type: str = MERGE_PATCH,
+        subresource: str | None = None,
+    ) -> Body:
+        out = self.request("PATCH", kind.path(namespace, name, subresource), body=patch, content_type=content_type)
+        assert out is not None
+        return out
+
+    def patch_status(
+        self, kind: Kind, namespace: str, name: str, status: Body, resource_version: str | None = None
+    ) -> Body:
+        """Merge-patch `.status`; with `resource_version`, only if nobody wrote the object since (else 409)."""
+        patch: Body = {"status": status}
+        if resource_version is not None:
+            patch["metadata"] = {"resourceVersion": resource_version}
+        return self.patch(kind, namespace, name, patch, subresource="status")
+
+    def create(self, kind: Kind, namespace: str, body: Body) -> Body:
+        out = self.request("POST", kind.path(namespace), body=body)
+        assert out is not None
+        return out
+
+    def delete(self, kind: Kind, namespace: str, name: str, *, uid: str | None = None) -> bool:
+        """Delete (with a UID precondition, so a re-created object of the same name is never hit)."""
+        body: Body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            self.request("DELETE", kind.path(namespace, name), body=body)
+        except ApiError as e:
+            if e.not_found:
+                return False
+            raise
+        return True
+
+    def served(self, kind: Kind) -> bool:
+        """Is this kind's API served (its CRD installed)? Cached for a minute: reads only."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._served.get(kind.api_version)
+            if hit and now - hit[1] < self._discovery_ttl:
+                return hit[0]
+        try:
+            resources = self.request("GET", kind.path().rsplit("/", 1)[0]) or {}
+            served = any(r.get("name") == kind.plural for r in resources.get("resources", []))
+        except ApiError as e:
+            if not e.not_found:
+                raise
+            served = False
+        with self._lock:
+            self._served[kind.api_version] = (served, now)
+        return served

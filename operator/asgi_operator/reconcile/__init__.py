@@ -1,0 +1,1 @@
+"""Pure reconcile planning: observations in, desired children and status out."""

@@ -1,0 +1,114 @@
+"""The AsgiService's status, following kstatus conventions so `kubectl wait --for=condition=Ready`, Argo CD
+and Flux health checks work: `observedGeneration`, and the conditions Ready, Reconciling and Stalled with
+reasons and messages. Pure, and stable: the same observations give the same status (timestamps of
+conditions only move when a condition changes), so an unchanged object costs no status write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..api.models import AsgiServiceStatus, Condition, RolloutStatus
+from ..rollout.machine import Workload
+
+Truth = Literal["True", "False", "Unknown"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops the operator from converging (invalid spec, an API error)."""
+
+    reason: str
+    message: str
+    stalled: bool  # True: it will not resolve without a person; False: retried with backoff
+
+
+def _condition(previous: list[Condition], new: Condition, now: str) -> Condition:
+    """`new`, keeping the previous lastTransitionTime when the condition's status did not change."""
+    old = next((c for c in previous if c.type == new.type), None)
+    unchanged = old is not None and old.status == new.status and old.last_transition_time
+    since = old.last_transition_time if unchanged and old is not None else now
+    return new.model_copy(update={"last_transition_time": since, "message": new.message[:1024]})
+
+
+def compute(
+    *,
+    previous: AsgiServiceStatus,
+    generation: int,
+    revision: str | None,
+    rollout: RolloutStatus,
+    stable: Workload | None,
+    canary: Workload | None,
+    desired_replicas: int,
+    selector: str,
+    image: str | None,
+    problem: Problem | None,
+    now: str,
+    approximate_split: bool = False,
+) -> AsgiServiceStatus:
+    stable_ok = (
+        stable is not None
+        and rollout.stable_revision is not None
+        and stable.serves(rollout.stable_revision, stable.replicas)
+    )
+    phase: str
+    ready: Truth
+    if problem is not None:
+        ready, reason, message = "False", problem.reason, problem.message
+        phase = "Error"
+    elif rollout.phase == "Progressing":
+        ready, reason, message = "False", "CanaryInProgress", rollout.message
+        phase = "Paused" if rollout.paused else "Canary"
+    elif rollout.phase == "Promoting":
+        ready, reason, message, phase = "False", "Promoting", rollout.message, "Promoting"
+    elif rollout.phase in ("RolledBack", "Failed"):
+        ready, reason, message, phase = (
+            "False",
+            rollout.reason or rollout.phase,
+            rollout.message,
+            rollout.phase,
+        )
+    elif not stable_ok:
+        have = stable.ready if stable else 0
+        want = stable.replicas if stable else desired_replicas
+        ready, reason, phase = "False", "WaitingForPods", "Deploying"
+        message = f"stable revision {rollout.stable_revision}: {have}/{want} pods ready and up to date"
+    else:
+        ready, reason, phase = "True", "Available", "Ready"
+        message = f"revision {rollout.stable_revision} serving with {stable.ready if stable else 0} ready pods"
+
+    stalled = (problem is not None and problem.stalled) or rollout.phase in ("RolledBack", "Failed")
+    reconciling = ready != "True" and not stalled
+    states: list[tuple[str, Truth, str, str]] = [
+        ("Ready", ready, reason, message),
+        (
+            "Reconciling",
+            "True" if reconciling else "False",
+            reason if reconciling else "Converged",
+            message if reconciling else "",
+        ),
+        ("Stalled", "True" if stalled else "False", reason if stalled else "NotStalled", message if stalled else ""),
+    ]
+    conditions = [
+        _condition(
+            previous.conditions, Condition(type=t, status=st, reason=r, message=m, observed_generation=generation), now
+        )
+        for t, st, r, m in states
+    ]
+    rollout = rollout.model_copy(update={"approximate_split": approximate_split})
+    return AsgiServiceStatus(
+        observed_generation=generation,
+        phase=phase,
+        conditions=conditions,
+        revision=revision,
+        stable_revision=rollout.stable_revision,
+        canary_weight=rollout.canary_weight,
+        image=image,
+        replicas=stable.total if stable else 0,
+        ready_replicas=stable.ready if stable else 0,
+        updated_replicas=stable.updated if stable else 0,
+        canary_replicas=canary.total if canary else 0,
+        canary_ready_replicas=canary.ready if canary else 0,
+        selector=selector,
+        rollout=rollout,
+    )

@@ -1,0 +1,165 @@
+"""PromQL for the canary analysis, per metrics profile (one small interface, one class per library).
+
+Series are selected by the labels the operator puts on pods (`asgi.dev/name`, `asgi.dev/track`,
+`asgi.dev/revision`), as Prometheus sees them after a PodMonitor's podTargetLabels or the usual
+`labelmap` relabeling: `asgi_dev_name`, `asgi_dev_track`, `asgi_dev_revision`, plus `namespace`.
+Probe and metrics endpoints are left out, so kubelet probes are never mistaken for traffic.
+
+The three numbers of one track (requests in the window, error rate, p99 latency) come back from ONE query:
+each is tagged with an `asgi_check` label and joined with `or`. An analysis therefore costs one query for
+the canary and, only when relative thresholds are set, one for stable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from ..api.models import CustomQueries, MetricsProfile
+
+CHECK_LABEL: Final = "asgi_check"
+REQUESTS: Final = "requests"
+ERROR_RATE: Final = "error_rate"
+LATENCY_P99: Final = "latency_p99"
+
+LABEL_NAMESPACE: Final = "namespace"
+LABEL_NAME: Final = "asgi_dev_name"
+LABEL_TRACK: Final = "asgi_dev_track"
+LABEL_REVISION: Final = "asgi_dev_revision"
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which pods' series to read: one track of one AsgiService, at one revision."""
+
+    namespace: str
+    name: str
+    track: str
+    revision: str
+    window: str  # a PromQL range, e.g. "1m"
+    excluded_paths: tuple[str, ...] = ()  # probe and metrics paths
+
+    def selector(self) -> str:
+        return ",".join(
+            f"{label}={_quote(value)}"
+            for label, value in (
+                (LABEL_NAMESPACE, self.namespace),
+                (LABEL_NAME, self.name),
+                (LABEL_TRACK, self.track),
+                (LABEL_REVISION, self.revision),
+            )
+        )
+
+    def excluded(self, label: str) -> str:
+        if not self.excluded_paths:
+            return ""
+        alternatives = "|".join(re.escape(p) for p in sorted(set(self.excluded_paths)))
+        return f",{label}!~{_quote(alternatives)}"
+
+
+class Profile(Protocol):
+    def requests(self, t: Target) -> str: ...
+    def error_rate(self, t: Target) -> str: ...
+    def latency_p99(self, t: Target) -> str: ...
+
+
+@dataclass(frozen=True)
+class CounterAndHistogram:
+    """A library with a request counter labelled by status and a latency histogram."""
+
+    counter: str
+    status_label: str
+    path_label: str
+    histogram: str
+    histogram_has_path: bool
+
+    def _m(self, t: Target) -> str:
+        return t.selector() + t.excluded(self.path_label)
+
+    def requests(self, t: Target) -> str:
+        return f"sum(increase({self.counter}{{{self._m(t)}}}[{t.window}]))"
+
+    def error_rate(self, t: Target) -> str:
+        m = self._m(t)
+        five = f'{self.status_label}=~"5.."'
+        return f"sum(rate({self.counter}{{{m},{five}}}[{t.window}])) / sum(rate({self.counter}{{{m}}}[{t.window}]))"
+
+    def latency_p99(self, t: Target) -> str:
+        m = self._m(t) if self.histogram_has_path else t.selector()
+        return f"histogram_quantile(0.99, sum by (le) (rate({self.histogram}_bucket{{{m}}}[{t.window}])))"
+
+
+# prometheus-fastapi-instrumentator: `status` grouped as "5xx" by default (=~"5.." matches both forms);
+# the fine-grained latency histogram has no labels at all (so no path filter), 21 buckets up to 60 s.
+FASTAPI_INSTRUMENTATOR: Final = CounterAndHistogram(
+    counter="http_requests_total",
+    status_label="status",
+    path_label="handler",
+    histogram="http_request_duration_highr_seconds",
+    histogram_has_path=False,
+)
+# starlette-exporter: numeric `status_code`; 499 (client went away) does not match 5..
+STARLETTE_EXPORTER: Final = CounterAndHistogram(
+    counter="starlette_requests_total",
+    status_label="status_code",
+    path_label="path",
+    histogram="starlette_request_duration_seconds",
+    histogram_has_path=True,
+)
+
+_VARIABLE = re.compile(r"\{\{\s*(namespace|name|track|revision|window|selector)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Custom:
+    """PromQL templates written by the user, with {{ variables }}."""
+
+    queries: CustomQueries
+
+    @staticmethod
+    def _fill(template: str, t: Target) -> str:
+        values = {
+            "namespace": t.namespace,
+            "name": t.name,
+            "track": t.track,
+            "revision": t.revision,
+            "window": t.window,
+            "selector": t.selector(),
+        }
+        return _VARIABLE.sub(lambda m: values[m.group(1)], template)
+
+    def requests(self, t: Target) -> str:
+        return self._fill(self.queries.requests, t)
+
+    def error_rate(self, t: Target) -> str:
+        return self._fill(self.queries.error_rate, t)
+
+    def latency_p99(self, t: Target) -> str:
+        return self._fill(self.queries.latency_p99, t)
+
+
+def profile_for(kind: MetricsProfile, custom: CustomQueries | None) -> Profile:
+    if kind == MetricsProfile.CUSTOM:
+        assert custom is not None, "the CRD requires queries with the custom profile"
+        return Custom(custom)
+    return FASTAPI_INSTRUMENTATOR if kind == MetricsProfile.FASTAPI_INSTRUMENTATOR else STARLETTE_EXPORTER
+
+
+def combined(profile: Profile, t: Target) -> str:
+    """One instant query returning up to three series, tagged asgi_check=requests|error_rate|latency_p99."""
+
+    def tag(query: str, check: str) -> str:
+        return f'label_replace(({query}), "{CHECK_LABEL}", "{check}", "", "")'
+
+    return " or ".join(
+        (
+            tag(profile.requests(t), REQUESTS),
+            tag(profile.error_rate(t), ERROR_RATE),
+            tag(profile.latency_p99(t), LATENCY_P99),
+        )
+    )
