@@ -11,7 +11,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from lab.cluster import REPO, free_port, wait_for
+from lab.cluster import REPO, GaveUp, free_port, wait_for
 
 
 def _die_with_parent() -> None:
@@ -39,7 +39,7 @@ class OperatorProcess:
                     "-m",
                     "asgi_operator",
                     "run",
-                    "-A",
+                    *([] if "-n" in self.args else ["-A"]),
                     f"--kubeconfig={self.kubeconfig}",
                     f"--metrics-address=127.0.0.1:{self.metrics_port}",
                     f"--liveness=http://127.0.0.1:{self.health_port}/healthz",
@@ -57,7 +57,7 @@ class OperatorProcess:
     def healthy(self) -> bool:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise RuntimeError(f"the operator exited with {self.proc.returncode}:\n{self.logs()[-4000:]}")
+            raise GaveUp(f"the operator exited with {self.proc.returncode}:\n{self.logs()[-4000:]}")
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as resp:
             return bool(resp.status == 200)
 

@@ -66,6 +66,10 @@ def crd_dir() -> Path:
     return cache_dir() / "crds"
 
 
+class GaveUp(Exception):
+    """Raised by a `wait_for` predicate when waiting longer cannot help (a process died)."""
+
+
 def wait_for(what: str, predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> object:
     """Poll `predicate` until it returns something truthy, or fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -75,6 +79,8 @@ def wait_for(what: str, predicate: Callable[[], object], timeout: float, interva
             result = predicate()
             if result:
                 return result
+        except GaveUp:
+            raise
         except Exception as e:
             last_error = e
         time.sleep(interval)
@@ -334,7 +340,7 @@ class Lab(Cluster):
         for proc in self.processes:
             if proc.popen.poll() is not None:
                 tail = proc.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
+                raise GaveUp(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
 
     def _write_credentials(self) -> None:
         (self.workdir / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')
