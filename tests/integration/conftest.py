@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.cluster import Cluster, ExistingCluster, Lab, ensure_binaries
-
 from integration.operator_proc import OperatorProcess
+from lab.cluster import Cluster, ExistingCluster, Lab, ensure_binaries
 
 
 @pytest.fixture(scope="session")

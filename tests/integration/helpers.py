@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from lab.cluster import Cluster, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

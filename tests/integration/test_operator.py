@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-from lab.cluster import Cluster
 
 from integration.conftest import identity, operator_rules
 from integration.helpers import (
@@ -27,6 +26,7 @@ from integration.helpers import (
     wait_until,
 )
 from integration.operator_proc import OperatorProcess
+from lab.cluster import Cluster
 
 
 def rolling(doc: dict[str, Any]) -> dict[str, Any]:
