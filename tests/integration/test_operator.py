@@ -108,10 +108,45 @@ def test_orders_example_autoscaled_behind_nginx_with_tls(
     # the operator never sets replicas the HPA owns: it does not manage the field at all
     managers = {m["manager"]: json.dumps(m.get("fieldsV1", {})) for m in deploy["metadata"]["managedFields"]}
     assert '"f:replicas"' not in managers["asgi-operator"]
+    # created at the HPA's minimum right away, not at the Deployment default of 1
+    assert deploy["spec"]["replicas"] == 3
     ingress = must_get(cluster, "ingress", "orders", namespace)
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert ingress["spec"]["tls"] == [{"hosts": ["orders.example.com"], "secretName": "orders-example-com-tls"}]
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "orders-stable"
+
+
+def test_switching_to_autoscaling_keeps_the_pods_running(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    doc = rolling(example("hello.yaml"))
+    doc["spec"]["replicas"] = 6
+    apply(cluster, namespace, doc)
+    wait_ready(cluster, namespace, "hello")
+    del doc["spec"]["replicas"]
+    doc["spec"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 10}
+    cluster.kubectl(
+        "replace",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                **doc,
+                "metadata": {
+                    **doc["metadata"],
+                    "resourceVersion": must_get(cluster, "asgiservice", "hello", namespace)["metadata"][
+                        "resourceVersion"
+                    ],
+                },
+            }
+        ),
+    )
+    wait_until("the HPA", lambda: get(cluster, "hpa", "hello", namespace))
+    # server-side apply without `replicas` would have reset the Deployment to 1 pod; it keeps 6
+    assert must_get(cluster, "deployment", "hello", namespace)["spec"]["replicas"] == 6
+    assert wait_ready(cluster, namespace, "hello")["status"]["readyReplicas"] == 6
 
 
 def test_existing_httproute_gets_only_its_weights_managed(

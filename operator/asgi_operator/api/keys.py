@@ -11,6 +11,8 @@ SINGULAR: Final = "asgiservice"
 SHORT_NAMES: Final = ("asgi", "asvc")
 
 FIELD_MANAGER: Final = "asgi-operator"
+# Sets a Deployment's replicas once, when the HPA is about to own them (see controller.reconciler).
+REPLICAS_FIELD_MANAGER: Final = "asgi-operator-initial-replicas"
 MANAGED_BY: Final = "asgi-operator"
 
 # Labels on every child object and every pod.

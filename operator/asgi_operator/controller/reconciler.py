@@ -321,9 +321,12 @@ class _Pass:
             live = self.api.get(kind, self.namespace, manifest["metadata"]["name"])
             if live is not None and holds(manifest, live):
                 continue
-            self.api.apply(manifest)
-            telemetry.API_WRITES.labels(kind.kind, "apply").inc()
-            self.outcome.writes += 1
+            handover = self.replicas_handover(manifest, live)
+            if handover is not None and live is not None:
+                self._apply(handover, keys.REPLICAS_FIELD_MANAGER)  # before the main manager lets go
+            self._apply(manifest, keys.FIELD_MANAGER)
+            if handover is not None and live is None:
+                self._apply(handover, keys.REPLICAS_FIELD_MANAGER)  # the HPA's minimum from the start
             ref = f"{kind.kind}/{manifest['metadata']['name']}"
             if live is None:
                 created.append(ref)
@@ -356,6 +359,31 @@ class _Pass:
                 if reason == "DriftRepaired":
                     message += " (changed or deleted outside the operator)"
                 self.event(EventSpec(reason, message))
+
+    def _apply(self, manifest: Body, field_manager: str) -> None:
+        self.api.apply(manifest, field_manager=field_manager)
+        telemetry.API_WRITES.labels(manifest["kind"], "apply").inc()
+        self.outcome.writes += 1
+
+    def replicas_handover(self, manifest: Body, live: Body | None) -> Body | None:
+        """A Deployment whose replicas the HPA owns is applied without `replicas`. Server-side apply would
+        then reset a field nobody else owns to its default (1 pod): so a second field manager sets it once,
+        to the HPA's minimum on creation, or to the current count when autoscaling is switched on."""
+        if manifest["kind"] != "Deployment" or "replicas" in manifest["spec"] or self.spec.autoscaling is None:
+            return None
+        if live is None:
+            replicas = self.spec.autoscaling.min_replicas
+        elif _manages_replicas(live, keys.FIELD_MANAGER):
+            replicas = int(live["spec"].get("replicas", self.spec.autoscaling.min_replicas))
+        else:
+            return None
+        meta = manifest["metadata"]
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "spec": {"replicas": replicas},
+        }
 
     def problem(self, error: Exception) -> Problem:
         if isinstance(error, RouterError):
@@ -448,6 +476,14 @@ def _position(rollout: Any) -> dict[str, Any]:
     data.pop("pendingEvents", None)
     data.pop("approximateSplit", None)
     return data
+
+
+def _manages_replicas(live: Body, manager: str) -> bool:
+    for entry in live["metadata"].get("managedFields", []):
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            if "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {}):
+                return True
+    return False
 
 
 def _config_hash(manifest: Body) -> str | None:
