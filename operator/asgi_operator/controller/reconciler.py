@@ -479,11 +479,12 @@ def _position(rollout: Any) -> dict[str, Any]:
 
 
 def _manages_replicas(live: Body, manager: str) -> bool:
-    for entry in live["metadata"].get("managedFields", []):
-        if entry.get("manager") == manager and entry.get("operation") == "Apply":
-            if "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {}):
-                return True
-    return False
+    return any(
+        entry.get("manager") == manager
+        and entry.get("operation") == "Apply"
+        and "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {})
+        for entry in live["metadata"].get("managedFields", [])
+    )
 
 
 def _config_hash(manifest: Body) -> str | None:
