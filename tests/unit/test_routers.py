@@ -1,0 +1,85 @@
+"""Traffic routers: the objects and patches that put a weight into effect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asgi_operator.api.models import AsgiServiceSpec
+from asgi_operator.render.meta import Owner
+from asgi_operator.routers import router_for
+from asgi_operator.routers.base import RouterError
+
+OWNER = Owner("web", "shop", "uid")
+
+
+def spec(**expose: Any) -> AsgiServiceSpec:
+    return AsgiServiceSpec.model_validate({"image": "i", "app": "m:a", "expose": {"host": "web.example.com", **expose}})
+
+
+def test_gateway_api_generated_route_carries_the_weights() -> None:
+    s = spec(gateway={"name": "public"})
+    router = router_for(s)
+    [route] = router.manifests(OWNER, s, 30, True)
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    assert [(r["name"], r["weight"]) for r in refs] == [("web-stable", 70), ("web-canary", 30)]
+    assert not router.approximate
+
+
+def route(weights: tuple[int, int] | None, other: bool = True) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+    if other:
+        rules.append({"backendRefs": [{"name": "cart", "port": 80}]})
+    if weights is not None:
+        rules.append(
+            {
+                "backendRefs": [
+                    {"name": "web-stable", "port": 80, "weight": weights[0]},
+                    {"name": "web-canary", "port": 80, "weight": weights[1]},
+                ]
+            }
+        )
+    return {"metadata": {"resourceVersion": "42"}, "spec": {"rules": rules}}
+
+
+def test_existing_route_gets_only_its_weights_patched() -> None:
+    s = spec(httpRoute={"name": "storefront"})
+    ops = router_for(s).patch_existing(OWNER, s, route((100, 0)), 10)
+    assert ops == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
+        {"op": "add", "path": "/spec/rules/1/backendRefs/0/weight", "value": 90},
+        {"op": "add", "path": "/spec/rules/1/backendRefs/1/weight", "value": 10},
+    ]
+    assert router_for(s).patch_existing(OWNER, s, route((90, 10)), 10) is None  # nothing to change: no write
+
+
+def test_existing_route_without_our_backends_is_an_error_that_says_what_to_do() -> None:
+    s = spec(httpRoute={"name": "storefront"})
+    with pytest.raises(RouterError, match="needs a rule with backendRefs to both web-stable and web-canary"):
+        router_for(s).patch_existing(OWNER, s, route(None), 10)
+    with pytest.raises(RouterError, match="does not exist"):
+        router_for(s).patch_existing(OWNER, s, None, 10)
+
+
+def test_ingress_nginx_canary_ingress() -> None:
+    s = spec(ingress={"className": "nginx"})
+    router = router_for(s)
+    [canary] = router.manifests(OWNER, s, 25, True)
+    assert canary["metadata"]["name"] == "web-canary"
+    assert canary["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/canary": "true",
+        "nginx.ingress.kubernetes.io/canary-weight": "25",
+    }
+    assert canary["spec"]["rules"][0]["host"] == "web.example.com"
+    assert canary["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "web-canary"
+    assert router.manifests(OWNER, s, 0, False) == []  # no canary Deployment yet: no canary Ingress
+
+
+def test_replica_ratio_is_approximate() -> None:
+    s = AsgiServiceSpec.model_validate({"image": "i", "app": "m:a"})
+    router = router_for(s)
+    assert router.approximate
+    assert router.manifests(OWNER, s, 50, True) == []
+    assert router.effective_weight(50, stable_pods=4, canary_pods=2) == 33
+    assert router.effective_weight(0, stable_pods=4, canary_pods=0) == 0
