@@ -4,7 +4,8 @@ Used by the docs, the demo and the end-to-end canary tests. Its behaviour is set
 so one image can play a good release and a bad one:
 
   APP_VERSION        reported by GET / (default "v1")
-  ERROR_RATE         share of GET / answered with HTTP 500, 0..1 (default 0)
+  ERROR_RATE         share of GET / answered with HTTP 500, 0..1 (default 0); spread evenly, not at random,
+                     so a 5 % release fails exactly one request in twenty, starting with the first
   LATENCY_MS         extra latency added to GET /, in milliseconds (default 0)
   METRICS_LIBRARY    "instrumentator" (prometheus-fastapi-instrumentator, default) or "starlette-exporter"
 """
@@ -12,6 +13,8 @@ so one image can play a good release and a bad one:
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import os
 import random
 
@@ -23,13 +26,21 @@ LATENCY_MS = float(os.environ.get("LATENCY_MS", "0"))
 METRICS_LIBRARY = os.environ.get("METRICS_LIBRARY", "instrumentator")
 
 app = FastAPI(title="hello", version=VERSION)
+_requests = itertools.count(1)
+
+
+def _should_fail() -> bool:
+    """Exactly ERROR_RATE of requests fail, the first one included (1st, 21st, 41st... at 5 %)."""
+    n = next(_requests)
+    offset = 1 - ERROR_RATE
+    return math.floor(n * ERROR_RATE + offset) > math.floor((n - 1) * ERROR_RATE + offset)
 
 
 @app.get("/")
 async def hello(response: Response) -> dict[str, str]:
     if LATENCY_MS:
         await asyncio.sleep(LATENCY_MS / 1000 * random.uniform(0.9, 1.1))  # noqa: S311
-    if ERROR_RATE and random.random() < ERROR_RATE:  # noqa: S311
+    if ERROR_RATE and _should_fail():
         response.status_code = 500
         return {"error": "simulated failure", "version": VERSION}
     return {"message": "hello", "version": VERSION}

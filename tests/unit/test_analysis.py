@@ -82,7 +82,9 @@ def test_fastapi_instrumentator_queries() -> None:
     assert 'status=~"5.."' in q  # matches both grouped "5xx" and "500"
     # the fine histogram has no handler label: no path filter there, or it would match nothing
     assert f"rate(http_request_duration_highr_seconds_bucket{{{sel}}}[1m])" in q
-    assert q.count(" or ") == 2
+    assert q.count("label_replace(") == 3  # one query returns the three numbers
+    # no 5xx series yet must read as zero errors, not as no data (the classic canary trap)
+    assert 'status=~"5.."}[1m])) or vector(0))' in q
     assert "label_replace((" in q
 
 

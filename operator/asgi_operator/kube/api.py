@@ -106,6 +106,15 @@ def load_client(kubeconfig: str | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
+def current_namespace(kubeconfig: str | None = None) -> str:
+    """The namespace of the kubeconfig's current context, as kubectl picks it ('default' when unset)."""
+    try:
+        _, context = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, FileNotFoundError, TypeError):
+        return "default"
+    return str((context or {}).get("context", {}).get("namespace") or "default")
+
+
 class KubeApi:
     """Synchronous, typed access to the few API operations the operator needs."""
 

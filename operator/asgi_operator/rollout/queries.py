@@ -87,7 +87,9 @@ class CounterAndHistogram:
     def error_rate(self, t: Target) -> str:
         m = self._m(t)
         five = f'{self.status_label}=~"5.."'
-        return f"sum(rate({self.counter}{{{m},{five}}}[{t.window}])) / sum(rate({self.counter}{{{m}}}[{t.window}]))"
+        # a counter has no 5xx series until the first error: "or vector(0)", else no errors reads as no data
+        errors = f"(sum(rate({self.counter}{{{m},{five}}}[{t.window}])) or vector(0))"
+        return f"{errors} / sum(rate({self.counter}{{{m}}}[{t.window}]))"
 
     def latency_p99(self, t: Target) -> str:
         m = self._m(t) if self.histogram_has_path else t.selector()
