@@ -75,7 +75,7 @@ def render_status(obj: dict[str, Any], now: datetime | None = None) -> str:
             f"Analysis:    {last['verdict']} at {last['at']} (step {last['step']}, {last['weight']}%)",
             f"  error rate {pct(last.get('errorRate'))}  max {pct(last.get('maxErrorRate'))}",
             f"  p99        {ms(last.get('latencyP99Seconds'))}  max {ms(last.get('maxLatencyP99Seconds'))}",
-            f"  requests   {last.get('requests') if last.get('requests') is not None else '-'}  "
+            f"  requests   {'-' if last.get('requests') is None else round(last['requests'])}  "
             f"min {last.get('minRequests')}",
             f"  {last.get('message', '')}",
         ]

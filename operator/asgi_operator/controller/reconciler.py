@@ -353,7 +353,13 @@ class _Pass:
                 self.api.patch(HTTP_ROUTE, self.namespace, expose.http_route.name, ops, content_type=JSON_PATCH)
                 telemetry.API_WRITES.labels("HTTPRoute", "patch").inc()
                 self.outcome.writes += 1
-        for reason, refs in (("Created", created), ("Updated", updated), ("DriftRepaired", repaired)):
+        # rollout-driven changes (weights, canary size) are told by the rollout's own events
+        spec_changed = self.obj.status.observed_generation != self.body["metadata"].get("generation")
+        for reason, refs in (
+            ("Created", created),
+            ("Updated", updated if spec_changed else []),
+            ("DriftRepaired", repaired),
+        ):
             if refs:
                 message = f"{reason.lower() if reason != 'DriftRepaired' else 'put back'} {', '.join(refs)}"
                 if reason == "DriftRepaired":
