@@ -134,6 +134,18 @@ INVALID: list[Invalid] = [
         "spec.shutdown.terminationGracePeriod",
         ("too short",),
     ),
+    Invalid(
+        "granian-keep-alive-beyond-its-limit",
+        {"spec.server": {"kind": "granian", "keepAliveTimeout": "65s"}},
+        "spec.server.keepAliveTimeout",
+        ("granian keeps an idle connection at most 60s",),
+    ),
+    Invalid(
+        "request-above-limit",
+        {"spec.resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
+        "spec.resources",
+        ("request must not be greater than its limit",),
+    ),
     Invalid("privileged-port", {"spec.port": 80}, "spec.port", ("greater than or equal to 1024",)),
     Invalid(
         "hypercorn-proxy-headers",

@@ -48,7 +48,8 @@ def test_defaults_are_filled_in_by_the_api_server(cluster: Cluster, namespace: s
     assert spec["rollout"]["slo"]["maxErrorRate"] == 0.005
     assert spec["rollout"]["slo"]["maxLatencyP99"] == "200ms"
     assert spec["server"]["kind"] == "uvicorn"
-    assert spec["server"]["keepAliveTimeout"] == "65s"
+    assert spec["server"]["gracefulShutdownTimeout"] == "30s"
+    assert "keepAliveTimeout" not in spec["server"]  # server-specific: 65s, granian 60s (its maximum)
     assert spec["probes"]["path"] == "/healthz"
 
 

@@ -24,8 +24,17 @@ def test_defaults_match_the_product_brief() -> None:
     assert spec.server.kind is ServerKind.UVICORN
     assert spec.server.workers == 1
     # keep-alive above the usual 60 s load-balancer idle timeout
-    assert seconds(spec.server.keep_alive_timeout) > seconds(spec.server.load_balancer_idle_timeout) == 60
+    assert seconds(spec.server.keep_alive) == 65
+    assert seconds(spec.server.load_balancer_idle) == 60
     assert spec.probes.path == "/healthz"
+
+
+def test_granian_keep_alive_defaults_fit_its_sixty_second_limit() -> None:
+    granian = ServerSpec.model_validate({"kind": "granian"})
+    assert seconds(granian.keep_alive) == 60
+    assert seconds(granian.load_balancer_idle) < 60
+    with pytest.raises(ValidationError, match="granian keeps an idle connection at most 60s"):
+        ServerSpec.model_validate({"kind": "granian", "keepAliveTimeout": "65s"})
 
 
 def test_camel_case_in_yaml_snake_case_in_python() -> None:

@@ -83,3 +83,21 @@ def test_replica_ratio_is_approximate() -> None:
     assert router.manifests(OWNER, s, 50, True) == []
     assert router.effective_weight(50, stable_pods=4, canary_pods=2) == 33
     assert router.effective_weight(0, stable_pods=4, canary_pods=0) == 0
+
+
+def test_uvicorn_root_path_is_stripped_by_the_generated_route() -> None:
+    s = AsgiServiceSpec.model_validate(
+        {
+            "image": "i",
+            "app": "m:a",
+            "server": {"rootPath": "/api"},
+            "expose": {"host": "web.example.com", "path": "/api", "gateway": {"name": "public"}},
+        }
+    )
+    [route] = router_for(s).manifests(OWNER, s, 0, False)
+    assert route["spec"]["rules"][0]["filters"] == [
+        {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}
+    ]
+    hyper = s.model_copy(update={"server": s.server.model_copy(update={"kind": "hypercorn"})})
+    [route] = router_for(hyper).manifests(OWNER, hyper, 0, False)
+    assert "filters" not in route["spec"]["rules"][0]  # hypercorn takes the prefixed path

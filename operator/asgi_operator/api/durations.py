@@ -8,7 +8,8 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, Field
 
 DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-DURATION_MESSAGE: Final = "must be a duration such as 500ms, 30s, 5m or 1h30m"
+MAX_HOURS: Final = 168
+DURATION_MESSAGE: Final = f"must be a duration such as 500ms, 30s, 5m or 1h30m, at most {MAX_HOURS}h"
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART: Final = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _WHOLE: Final = re.compile(DURATION_PATTERN)
@@ -19,6 +20,12 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.fullmatch(text):
         raise ValueError(f"{text!r} {DURATION_MESSAGE}")
     return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text)))
+
+
+def _check(text: str) -> str:
+    if parse_duration(text) > timedelta(hours=MAX_HOURS):
+        raise ValueError(f"{text!r} {DURATION_MESSAGE}")
+    return text
 
 
 def seconds(text: str) -> float:
@@ -39,18 +46,18 @@ def format_seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def _check(text: str) -> str:
-    parse_duration(text)
-    return text
-
-
 Duration = Annotated[
     str,
     AfterValidator(_check),
     Field(
         max_length=32,
         json_schema_extra={
-            "x-kubernetes-validations": [{"rule": f"self.matches(r'{DURATION_PATTERN}')", "message": DURATION_MESSAGE}]
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"self.matches(r'{DURATION_PATTERN}') && duration(self) <= duration('{MAX_HOURS}h')",
+                    "message": DURATION_MESSAGE,
+                }
+            ]
         },
     ),
 ]

@@ -8,6 +8,7 @@ them. Field names are what Kubernetes users expect (camelCase in YAML, durations
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal
@@ -16,18 +17,32 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.alias_generators import to_camel
 
 from .durations import Duration, seconds
+from .quantities import quantity
 from .rules import Rule, cel_string
 from .servers import UNSUPPORTED, ServerKind
 
 # Seconds added to preStop + graceful shutdown when deriving terminationGracePeriodSeconds: time for the
 # kubelet to deliver SIGTERM and for the server to exit after its graceful timeout.
 SHUTDOWN_MARGIN_SECONDS: Final = 5
+DEFAULT_KEEP_ALIVE: Final = "65s"
+DEFAULT_LB_IDLE: Final = "60s"
+GRANIAN_KEEP_ALIVE: Final = "60s"
+GRANIAN_LB_IDLE: Final = "55s"
 
 _DOTTED_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
 APP_PATTERN: Final = f"^{_DOTTED_NAME}:{_DOTTED_NAME}$"
 DNS_LABEL_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 HOSTNAME_PATTERN: Final = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 QUANTITY_PATTERN: Final = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+_SUBDOMAIN: Final = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+DNS_SUBDOMAIN_PATTERN: Final = f"^{_SUBDOMAIN}$"
+# a label key or annotation key: an optional DNS-subdomain prefix and a name of at most 63 characters
+QUALIFIED_NAME_PATTERN: Final = f"^({_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
+LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+RESOURCE_NAME_PATTERN: Final = (
+    r"^(cpu|memory|ephemeral-storage|hugepages-[A-Za-z0-9]+|"
+    r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$"
+)
 NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MAX_NAME_LENGTH: Final = 56
 NAME_MESSAGE: Final = (
@@ -72,6 +87,16 @@ def nested(model: type[BaseModel], description: str) -> Any:
     return Field(default_factory=model, description=description)
 
 
+def _cel_ceil(duration_field: str) -> str:
+    """CEL for a duration in whole seconds, rounded up (how the servers' flags and Kubernetes take it)."""
+    d = f"duration({duration_field})"
+    return f"({d}.getSeconds() + ({d}.getMilliseconds() > 0 ? 1 : 0))"
+
+
+def ceil_seconds(duration: str) -> int:
+    return math.ceil(seconds(duration))
+
+
 def _cel_regex(pattern: str, target: str = "self") -> str:
     return f"{target}.matches(r'{pattern}')"
 
@@ -82,8 +107,9 @@ def _matches(pattern: str) -> Any:
 
 
 def _check_quantity(value: int | str) -> int | str:
-    if isinstance(value, str) and not re.fullmatch(QUANTITY_PATTERN, value):
-        raise ValueError(f"{value!r} must be a quantity such as 250m, 0.5, 512Mi or 2Gi")
+    bad = value < 0 if isinstance(value, int) else not re.fullmatch(QUANTITY_PATTERN, value)
+    if bad:
+        raise ValueError(f"{value!r} must be a non-negative quantity such as 250m, 0.5, 512Mi or 2Gi")
     return value
 
 
@@ -96,8 +122,8 @@ Quantity = Annotated[
             "maxLength": 64,
             "x-kubernetes-validations": [
                 {
-                    "rule": "type(self) == int || isQuantity(self)",
-                    "message": "must be a quantity such as 250m, 0.5, 512Mi or 2Gi",
+                    "rule": "type(self) == int ? self >= 0 : (isQuantity(self) && !string(self).startsWith('-'))",
+                    "message": "must be a non-negative quantity such as 250m, 0.5, 512Mi or 2Gi",
                 }
             ],
         }
@@ -135,14 +161,16 @@ class ServerSpec(Model):
         description="Worker processes per pod. Scale with replicas (and the HPA) first; the operator never "
         "derives this from the node's CPU count. Above 1, prometheus_client runs in multiprocess mode.",
     )
-    keep_alive_timeout: Duration = Field(
-        "65s",
+    keep_alive_timeout: Duration | None = Field(
+        None,
         description="How long an idle keep-alive connection stays open. Must be longer than "
-        "loadBalancerIdleTimeout, or the load balancer reuses connections the server is closing (502s).",
+        "loadBalancerIdleTimeout, or the load balancer reuses connections the server is closing (502s). "
+        "Unset: 65s; granian: 60s, the most it can do (its HTTP/1 header-read timeout).",
     )
-    load_balancer_idle_timeout: Duration = Field(
-        "60s",
-        description="The idle timeout of the proxy or load balancer in front of the pods (AWS ALB: 60s).",
+    load_balancer_idle_timeout: Duration | None = Field(
+        None,
+        description="The idle timeout of the proxy or load balancer in front of the pods. Unset: 60s (AWS ALB's "
+        "default); granian: 55s, so set your load balancer's idle timeout below 60s.",
     )
     graceful_shutdown_timeout: Duration = Field(
         "30s",
@@ -173,7 +201,10 @@ class ServerSpec(Model):
     root_path: str | None = Field(
         None,
         max_length=256,
-        description="The ASGI root_path, for an app mounted under a path prefix (e.g. /api).",
+        description="The ASGI root_path, for an app served under a path prefix (e.g. /api). uvicorn adds it to "
+        "every request path, so the proxy must strip it: the generated HTTPRoute does (set expose.path to the "
+        "same prefix); with an Ingress, configure the rewrite yourself. hypercorn and granian take requests with "
+        "the prefix.",
     )
     lifespan: Literal["on", "auto", "off"] | None = Field(
         None,
@@ -186,13 +217,55 @@ class ServerSpec(Model):
         description="Extra command-line arguments appended to the server's command.",
     )
 
+    @property
+    def keep_alive(self) -> str:
+        """keepAliveTimeout, or this server's default."""
+        if self.keep_alive_timeout is not None:
+            return self.keep_alive_timeout
+        return GRANIAN_KEEP_ALIVE if self.kind == ServerKind.GRANIAN else DEFAULT_KEEP_ALIVE
+
+    @property
+    def load_balancer_idle(self) -> str:
+        if self.load_balancer_idle_timeout is not None:
+            return self.load_balancer_idle_timeout
+        return GRANIAN_LB_IDLE if self.kind == ServerKind.GRANIAN else DEFAULT_LB_IDLE
+
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
-            "duration(self.keepAliveTimeout) > duration(self.loadBalancerIdleTimeout)",
+            "duration(has(self.keepAliveTimeout) ? self.keepAliveTimeout : "
+            f"(self.kind == 'granian' ? '{GRANIAN_KEEP_ALIVE}' : '{DEFAULT_KEEP_ALIVE}')) > "
+            "duration(has(self.loadBalancerIdleTimeout) ? self.loadBalancerIdleTimeout : "
+            f"(self.kind == 'granian' ? '{GRANIAN_LB_IDLE}' : '{DEFAULT_LB_IDLE}'))",
             "keepAliveTimeout must be longer than loadBalancerIdleTimeout: otherwise the load balancer sends "
             "requests on connections the server is closing, and clients see 502s",
-            lambda s: seconds(s.keep_alive_timeout) > seconds(s.load_balancer_idle_timeout),
+            lambda s: seconds(s.keep_alive) > seconds(s.load_balancer_idle),
             ".keepAliveTimeout",
+        ),
+        Rule(
+            f"self.kind != 'granian' || !has(self.keepAliveTimeout) || "
+            f"duration(self.keepAliveTimeout) <= duration('{GRANIAN_KEEP_ALIVE}')",
+            f"granian keeps an idle connection at most {GRANIAN_KEEP_ALIVE} (its HTTP/1 header-read timeout): set "
+            "keepAliveTimeout to 60s or less, and your load balancer's idle timeout (loadBalancerIdleTimeout) "
+            "below it",
+            lambda s: (
+                s.kind != ServerKind.GRANIAN
+                or s.keep_alive_timeout is None
+                or seconds(s.keep_alive_timeout) <= seconds(GRANIAN_KEEP_ALIVE)
+            ),
+            ".keepAliveTimeout",
+        ),
+        Rule(
+            "self.kind != 'granian' || (duration(self.gracefulShutdownTimeout) >= duration('1s') && "
+            "duration(self.gracefulShutdownTimeout) <= duration('1800s'))",
+            "granian takes a gracefulShutdownTimeout from 1s to 30m (its --workers-kill-timeout)",
+            lambda s: s.kind != ServerKind.GRANIAN or 1 <= seconds(s.graceful_shutdown_timeout) <= 1800,
+            ".gracefulShutdownTimeout",
+        ),
+        Rule(
+            "self.kind != 'granian' || !has(self.backlog) || self.backlog >= 128",
+            "granian takes a backlog of at least 128",
+            lambda s: s.kind != ServerKind.GRANIAN or s.backlog is None or s.backlog >= 128,
+            ".backlog",
         ),
         Rule(
             "!has(self.trustedProxies) || self.trustedProxies.all(p, p == '*' || isIP(p) || isCIDR(p))",
@@ -216,26 +289,58 @@ def _is_ip_or_cidr(value: str) -> bool:
     if value == "*":
         return True
     try:
-        if "/" in value:
-            ipaddress.ip_network(value, strict=True)
-        else:
-            ipaddress.ip_address(value)
+        address = ipaddress.ip_interface(value).ip if "/" in value else ipaddress.ip_address(value)
     except ValueError:
         return False
-    return True
+    # Kubernetes' isIP/isCIDR (like Go's netip) refuse IPv4-mapped IPv6 addresses
+    return not (isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None)
 
 
 # --------------------------------------------------------------------------------------------- pods
+class KeyRef(Model):
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+    optional: bool | None = None
+
+
+class FieldRef(Model):
+    field_path: str = Field(min_length=1, max_length=256)
+    api_version: str | None = Field(None, max_length=64)
+
+
+class ResourceFieldRef(Model):
+    resource: str = Field(min_length=1, max_length=64)
+    container_name: str | None = Field(None, max_length=63)
+    divisor: Quantity | None = None
+
+
+class EnvVarSource(Model):
+    """As in a Pod: exactly one source."""
+
+    secret_key_ref: KeyRef | None = None
+    config_map_key_ref: KeyRef | None = None
+    field_ref: FieldRef | None = None
+    resource_field_ref: ResourceFieldRef | None = None
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "[has(self.secretKeyRef), has(self.configMapKeyRef), has(self.fieldRef), has(self.resourceFieldRef)]"
+            ".filter(x, x).size() == 1",
+            "set exactly one of secretKeyRef, configMapKeyRef, fieldRef and resourceFieldRef",
+            lambda v: (
+                sum(x is not None for x in (v.secret_key_ref, v.config_map_key_ref, v.field_ref, v.resource_field_ref))
+                == 1
+            ),
+        ),
+    )
+
+
 class EnvVar(Model):
-    """An environment variable, as in a Pod (`valueFrom` is passed through unchanged)."""
+    """An environment variable, as in a Pod."""
 
     name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME_PATTERN)
     value: str | None = None
-    value_from: dict[str, Any] | None = Field(
-        None,
-        description="As in a Pod: secretKeyRef, configMapKeyRef, fieldRef or resourceFieldRef.",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True, "type": "object"},
-    )
+    value_from: EnvVarSource | None = None
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -247,14 +352,14 @@ class EnvVar(Model):
 
 
 class LocalObjectReference(Model):
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
     optional: bool | None = None
 
 
 class EnvFromSource(Model):
     """As in a Pod: all keys of a ConfigMap or Secret as environment variables."""
 
-    prefix: str | None = Field(None, max_length=64)
+    prefix: str | None = Field(None, max_length=64, pattern=r"^[^=]*$", description="Must not contain '='.")
     config_map_ref: LocalObjectReference | None = None
     secret_ref: LocalObjectReference | None = None
 
@@ -280,6 +385,24 @@ class ResourceRequirements(Model):
         description="Defaults to cpu 100m, memory 128Mi. CPU autoscaling needs a CPU request.",
     )
     limits: dict[str, Quantity] = Field(default_factory=dict, max_length=16)
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            f"(!has(self.requests) || self.requests.all(k, k.matches(r'{RESOURCE_NAME_PATTERN}'))) && "
+            f"(!has(self.limits) || self.limits.all(k, k.matches(r'{RESOURCE_NAME_PATTERN}')))",
+            "resource names are cpu, memory, ephemeral-storage, hugepages-<size> or a domain-prefixed name such as "
+            "nvidia.com/gpu",
+            lambda r: all(re.fullmatch(RESOURCE_NAME_PATTERN, k) for k in [*r.requests, *r.limits]),
+        ),
+        Rule(
+            "!has(self.limits) || !has(self.requests) || self.limits.all(k, !(k in self.requests) || "
+            "quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)",
+            "a request must not be greater than its limit",
+            lambda r: all(
+                (quantity(r.requests[k]) or 0) <= (quantity(v) or 0) for k, v in r.limits.items() if k in r.requests
+            ),
+        ),
+    )
 
 
 class ProbeSpec(Model):
@@ -366,12 +489,25 @@ class GatewayRef(Model):
 
     name: str = Field(min_length=1, max_length=253)
     namespace: str | None = Field(None, max_length=63, pattern=DNS_LABEL_PATTERN)
-    section_name: str | None = Field(None, max_length=253, description="A listener of the Gateway.")
+    section_name: str | None = Field(
+        None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="A listener of the Gateway."
+    )
 
 
 class IngressSpec(Model):
-    class_name: str = Field(min_length=1, max_length=253, description="The IngressClass, e.g. nginx.")
-    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+    class_name: str = Field(
+        min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="The IngressClass, e.g. nginx."
+    )
+    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=64)
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            f"!has(self.annotations) || self.annotations.all(k, k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
+            "annotation keys must be qualified names such as nginx.ingress.kubernetes.io/proxy-body-size",
+            lambda i: all(re.fullmatch(QUALIFIED_NAME_PATTERN, k) for k in i.annotations),
+            ".annotations",
+        ),
+    )
 
 
 class RouteRef(Model):
@@ -389,7 +525,9 @@ class ExposeSpec(Model):
     Ingress, or an existing HTTPRoute."""
 
     host: str | None = Field(None, max_length=253, description="The hostname, e.g. api.example.com.")
-    path: str = Field("/", max_length=256, pattern=r"^/", description="Path prefix routed to the app.")
+    path: str = Field(
+        "/", max_length=256, pattern=r"^/[-A-Za-z0-9._~!$&'()*+,;=:@%/]*$", description="Path prefix routed to the app."
+    )
     gateway: GatewayRef | None = None
     ingress: IngressSpec | None = None
     http_route: RouteRef | None = Field(None, alias="httpRoute")
@@ -406,6 +544,18 @@ class ExposeSpec(Model):
             "host must be a DNS name such as api.example.com (lowercase, optionally *.example.com)",
             lambda e: e.host is None or re.fullmatch(HOSTNAME_PATTERN, e.host) is not None,
             ".host",
+        ),
+        Rule(
+            "!has(self.host) || !isIP(self.host)",
+            "host must be a DNS name, not an IP address",
+            lambda e: e.host is None or not _is_ip_or_cidr(e.host) or e.host == "*",
+            ".host",
+        ),
+        Rule(
+            "!self.path.contains('//') && !self.path.contains('/./') && !self.path.contains('/../')",
+            "path must not contain '//', '/./' or '/../'",
+            lambda e: not any(x in e.path for x in ("//", "/./", "/../")),
+            ".path",
         ),
         Rule(
             "!has(self.tls) || has(self.ingress)",
@@ -580,7 +730,7 @@ class AsgiServiceSpec(Model):
     port: int = Field(8000, ge=1024, le=65535, description="The port the server listens on (non-root: 1024 and above).")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
-    service_account_name: str | None = Field(None, max_length=253)
+    service_account_name: str | None = Field(None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
     env: list[EnvVar] = Field(
         default_factory=list,
         max_length=256,
@@ -595,8 +745,12 @@ class AsgiServiceSpec(Model):
     autoscaling: AutoscalingSpec | None = None
     expose: ExposeSpec | None = None
     rollout: RolloutSpec = nested(RolloutSpec, "How new revisions are rolled out.")
-    pod_labels: dict[str, Annotated[str, Field(max_length=63)]] = Field(default_factory=dict)
-    pod_annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict)
+    pod_labels: dict[str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]] = Field(
+        default_factory=dict, max_length=32, description="Extra pod labels (the operator's own keys win)."
+    )
+    pod_annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict, max_length=32, description="Extra pod annotations."
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -604,6 +758,19 @@ class AsgiServiceSpec(Model):
             "app must be an ASGI import path 'module:attribute', e.g. main:app or myproject.api:create_app",
             lambda s: re.fullmatch(APP_PATTERN, s.app) is not None,
             ".app",
+        ),
+        Rule(
+            f"(!has(self.podLabels) || self.podLabels.all(k, k.matches(r'{QUALIFIED_NAME_PATTERN}'))) && "
+            f"(!has(self.podAnnotations) || self.podAnnotations.all(k, k.matches(r'{QUALIFIED_NAME_PATTERN}')))",
+            "podLabels and podAnnotations keys must be label keys such as team or example.com/team",
+            lambda s: all(re.fullmatch(QUALIFIED_NAME_PATTERN, k) for k in [*s.pod_labels, *s.pod_annotations]),
+            ".podLabels",
+        ),
+        Rule(
+            "!has(self.env) || self.env.all(e, self.env.exists_one(f, f.name == e.name))",
+            "env names must be unique",
+            lambda s: len({e.name for e in s.env}) == len(s.env),
+            ".env",
         ),
         Rule(
             "!(has(self.replicas) && has(self.autoscaling))",
@@ -618,18 +785,18 @@ class AsgiServiceSpec(Model):
             ".resources.requests",
         ),
         Rule(
-            "!has(self.shutdown.terminationGracePeriod) || duration(self.shutdown.preStopDelay) + "
-            f"duration(self.server.gracefulShutdownTimeout) + duration('{SHUTDOWN_MARGIN_SECONDS}s') <= "
-            "duration(self.shutdown.terminationGracePeriod)",
+            "!has(self.shutdown.terminationGracePeriod) || "
+            f"{_cel_ceil('self.shutdown.preStopDelay')} + {_cel_ceil('self.server.gracefulShutdownTimeout')} + "
+            f"{SHUTDOWN_MARGIN_SECONDS} <= {_cel_ceil('self.shutdown.terminationGracePeriod')}",
             f"shutdown.terminationGracePeriod is too short: it must cover shutdown.preStopDelay + "
             f"server.gracefulShutdownTimeout + {SHUTDOWN_MARGIN_SECONDS}s, or Kubernetes kills in-flight "
             "requests",
             lambda s: (
                 s.shutdown.termination_grace_period is None
-                or seconds(s.shutdown.pre_stop_delay)
-                + seconds(s.server.graceful_shutdown_timeout)
+                or ceil_seconds(s.shutdown.pre_stop_delay)
+                + ceil_seconds(s.server.graceful_shutdown_timeout)
                 + SHUTDOWN_MARGIN_SECONDS
-                <= seconds(s.shutdown.termination_grace_period)
+                <= ceil_seconds(s.shutdown.termination_grace_period)
             ),
             ".shutdown.terminationGracePeriod",
         ),

@@ -13,7 +13,7 @@ from ..api import keys
 from ..api.models import AsgiServiceSpec, Router
 from .meta import Manifest, Owner, canary_name, stable_name, with_config_hash
 from .monitoring import pod_monitor, wants_pod_monitor
-from .network import http_route, ingress, services
+from .network import http_route, ingress, services, strips_prefix
 from .scaling import fixed_replicas, hpa, pdb
 from .workload import deployment, pod_template
 
@@ -74,7 +74,9 @@ def desired_children(
     routed = {(m["kind"], m["metadata"]["name"]) for m in traffic}
     if expose is not None and expose.gateway is not None and ("HTTPRoute", owner.name) not in routed:
         # exposed through a Gateway while another router splits traffic: the route sends to every track
-        out.append(http_route(owner, expose, expose.gateway, backends=[(owner.name, 100)]))
+        out.append(
+            http_route(owner, expose, expose.gateway, backends=[(owner.name, 100)], strip_prefix=strips_prefix(spec))
+        )
     if expose is not None and expose.ingress is not None:
         nginx = router == Router.INGRESS_NGINX
         out.append(ingress(owner, expose, expose.ingress, backend=stable_name(owner) if nginx else owner.name))

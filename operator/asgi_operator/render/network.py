@@ -7,6 +7,7 @@ from typing import Final
 
 from ..api import keys
 from ..api.models import AsgiServiceSpec, ExposeSpec, GatewayRef, IngressSpec
+from ..api.servers import ServerKind
 from .meta import Manifest, Owner, canary_name, metadata, selector, stable_name
 
 SERVICE_PORT: Final = 80
@@ -30,27 +31,40 @@ def services(owner: Owner, spec: AsgiServiceSpec) -> list[Manifest]:
     return [service(owner, spec, track=t) for t in (None, keys.TRACK_STABLE, keys.TRACK_CANARY)]
 
 
+def strips_prefix(spec: AsgiServiceSpec) -> bool:
+    """uvicorn prepends --root-path to every request path: the proxy must strip the prefix it routes on."""
+    return spec.server.kind == ServerKind.UVICORN and spec.server.root_path is not None
+
+
 def split(owner: Owner, canary_weight: int) -> list[tuple[str, int]]:
     """Backends and weights of a traffic split between the stable and canary Services."""
     return [(stable_name(owner), 100 - canary_weight), (canary_name(owner), canary_weight)]
 
 
-def http_route(owner: Owner, expose: ExposeSpec, gw: GatewayRef, *, backends: list[tuple[str, int]]) -> Manifest:
-    """A Gateway API HTTPRoute on the given Gateway, sending the host and path to weighted Services."""
+def http_route(
+    owner: Owner,
+    expose: ExposeSpec,
+    gw: GatewayRef,
+    *,
+    backends: list[tuple[str, int]],
+    strip_prefix: bool = False,
+) -> Manifest:
+    """A Gateway API HTTPRoute on the given Gateway, sending the host and path to weighted Services.
+    `strip_prefix` rewrites the matched path prefix to `/` (for a server that re-adds its root path)."""
     parent: Manifest = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gw.name}
     if gw.namespace:
         parent["namespace"] = gw.namespace
     if gw.section_name:
         parent["sectionName"] = gw.section_name
-    route: Manifest = {
-        "parentRefs": [parent],
-        "rules": [
-            {
-                "matches": [{"path": {"type": "PathPrefix", "value": expose.path}}],
-                "backendRefs": [{"name": n, "port": SERVICE_PORT, "weight": w} for n, w in backends],
-            }
-        ],
+    rule: Manifest = {
+        "matches": [{"path": {"type": "PathPrefix", "value": expose.path}}],
+        "backendRefs": [{"name": n, "port": SERVICE_PORT, "weight": w} for n, w in backends],
     }
+    if strip_prefix and expose.path != "/":
+        rule["filters"] = [
+            {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}
+        ]
+    route: Manifest = {"parentRefs": [parent], "rules": [rule]}
     if expose.host:
         route = {"hostnames": [expose.host], **route}
     return {

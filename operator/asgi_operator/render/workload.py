@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from ..api import keys
 from ..api.durations import seconds
-from ..api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ProbeSpec
+from ..api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ProbeSpec, ceil_seconds
 from .meta import Manifest, Owner, content_hash, metadata, selector
 from .servers import server_command
 
@@ -24,10 +24,13 @@ MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def termination_grace_period_seconds(spec: AsgiServiceSpec) -> int:
+    """Explicit, or the preStop sleep and the server's graceful timeout as rendered (each rounded up to whole
+    seconds) plus a margin: the countdown starts before preStop, so both must fit in it."""
     if spec.shutdown.termination_grace_period is not None:
-        return math.ceil(seconds(spec.shutdown.termination_grace_period))
+        return ceil_seconds(spec.shutdown.termination_grace_period)
     return (
-        math.ceil(seconds(spec.shutdown.pre_stop_delay) + seconds(spec.server.graceful_shutdown_timeout))
+        ceil_seconds(spec.shutdown.pre_stop_delay)
+        + ceil_seconds(spec.server.graceful_shutdown_timeout)
         + SHUTDOWN_MARGIN_SECONDS
     )
 
@@ -91,7 +94,7 @@ def _container(spec: AsgiServiceSpec) -> Manifest:
         container["envFrom"] = [e.model_dump(by_alias=True, exclude_none=True) for e in spec.env_from]
     if spec.image_pull_policy:
         container["imagePullPolicy"] = spec.image_pull_policy
-    pre_stop = math.ceil(seconds(spec.shutdown.pre_stop_delay))
+    pre_stop = ceil_seconds(spec.shutdown.pre_stop_delay)
     if pre_stop > 0:
         container["lifecycle"] = {"preStop": {"sleep": {"seconds": pre_stop}}}
     return container

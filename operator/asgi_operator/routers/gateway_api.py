@@ -7,7 +7,7 @@ from typing import Any
 
 from ..api.models import AsgiServiceSpec, Router
 from ..render.meta import Manifest, Owner, canary_name, stable_name
-from ..render.network import http_route, split
+from ..render.network import http_route, split, strips_prefix
 from .base import RouterError
 
 
@@ -19,7 +19,9 @@ class GatewayAPI:
         expose = spec.expose
         if expose is None or expose.gateway is None:
             return []  # an existing route (expose.httpRoute) is patched, not owned
-        return [http_route(owner, expose, expose.gateway, backends=split(owner, weight))]
+        return [
+            http_route(owner, expose, expose.gateway, backends=split(owner, weight), strip_prefix=strips_prefix(spec))
+        ]
 
     def patch_existing(
         self, owner: Owner, spec: AsgiServiceSpec, live: dict[str, Any] | None, weight: int
