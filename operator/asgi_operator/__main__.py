@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 import sys
 
 from . import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
     parser = argparse.ArgumentParser(prog="asgi-operator", description="A Kubernetes operator for ASGI services.")
     parser.add_argument("--version", action="version", version=f"asgi-operator {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -19,35 +21,41 @@ def _parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
     scope.add_argument("-n", "--namespace", action="append", default=[], help="watch only these namespaces")
-    run.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: in-cluster or ~/.kube")
+    run.add_argument("--kubeconfig", default=env("KUBECONFIG"), help="default: in-cluster, then ~/.kube/config")
     run.add_argument(
-        "--prometheus-url",
-        default=os.environ.get("ASGI_PROMETHEUS_URL"),
-        help="Prometheus for AsgiServices that name none",
+        "--prometheus-url", default=env("ASGI_PROMETHEUS_URL"), help="the Prometheus for AsgiServices that name none"
     )
-    run.add_argument("--concurrency", type=int, default=8, help="AsgiServices reconciled at once")
+    run.add_argument(
+        "--concurrency", type=int, default=int(env("ASGI_CONCURRENCY", "8")), help="AsgiServices reconciled at once"
+    )
     run.add_argument(
         "--metrics-address",
-        default=os.environ.get("ASGI_METRICS_ADDRESS", "0.0.0.0:8081"),
+        default=env("ASGI_METRICS_ADDRESS", "0.0.0.0:8081"),
         help="host:port of the operator's /metrics ('' to disable)",
     )
     run.add_argument(
         "--liveness",
-        default=os.environ.get("ASGI_LIVENESS", "http://0.0.0.0:8080/healthz"),
+        default=env("ASGI_LIVENESS", "http://0.0.0.0:8080/healthz"),
         help="Kopf's liveness endpoint ('' to disable)",
     )
     run.add_argument(
         "--peering",
-        default=os.environ.get("ASGI_PEERING"),
-        help="Kopf peering name for HA (several replicas, one active); default: standalone",
+        default=env("ASGI_PEERING"),
+        help="Kopf peering name for high availability (several replicas, one active); default: standalone",
     )
     run.add_argument(
         "--priority",
-        type=int,
-        default=int(os.environ.get("ASGI_PRIORITY", "0")),
-        help="peering priority (replicas need distinct ones)",
+        default=env("ASGI_PRIORITY", "auto"),
+        help="peering priority, the highest alive replica is active; 'auto' (default) draws a random "
+        "one, since replicas with equal priorities all pause",
     )
-    run.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
+    run.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=int(env("ASGI_PEERING_LIFETIME", "30")),
+        help="seconds after its last keep-alive a silent replica is presumed dead (the takeover time)",
+    )
+    run.add_argument("--log-format", choices=["plain", "full", "json"], default=env("ASGI_LOG_FORMAT", "full"))
     run.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -70,27 +78,29 @@ def run(args: argparse.Namespace) -> int:
     from .controller.settings import Settings
 
     handlers.configure(
-        Settings(prometheus_url=args.prometheus_url, concurrency=args.concurrency, kubeconfig=args.kubeconfig)
+        Settings(
+            prometheus_url=args.prometheus_url,
+            concurrency=args.concurrency,
+            kubeconfig=args.kubeconfig,
+            peering_lifetime=args.peering_lifetime,
+        )
     )
-    kopf.configure(
-        verbose=args.verbose,
-        log_format={"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}[
-            args.log_format
-        ],
-    )
+    formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+    kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     if not args.verbose:  # Kopf logs every handler call at INFO; ours only enqueue
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if args.metrics_address:
         host, _, port = args.metrics_address.rpartition(":")
         start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
+    priority = random.randint(1, 2**30) if args.priority == "auto" else int(args.priority)  # noqa: S311
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,
             namespaces=list(args.namespace),
             standalone=not args.peering,
             peering_name=args.peering,
-            priority=args.priority,
+            priority=priority,
             liveness_endpoint=args.liveness or None,
         )
     )

@@ -19,6 +19,8 @@ Generator = Callable[[], str]
 def generated_files() -> dict[str, Generator]:
     return {
         "crds/asgiservice.yaml": render_crd_yaml,
+        # Helm installs CRDs from the chart's crds/: the same generated file
+        "charts/asgi-operator/crds/asgiservice.yaml": render_crd_yaml,
     }
 
 

@@ -49,6 +49,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
+    settings.peering.lifetime = _settings.peering_lifetime
+    settings.peering.stealth = True  # keep-alives are routine, not log lines
     _controller = Controller(_settings)
     _controller.start()
 

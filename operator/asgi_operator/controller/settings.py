@@ -11,3 +11,4 @@ class Settings:
     concurrency: int = 8  # AsgiServices reconciled at once
     kubeconfig: str | None = None
     api_timeout: float = 30.0
+    peering_lifetime: int = 30  # seconds; a standby takes over this long after the active one went silent
