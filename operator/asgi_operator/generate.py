@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .api.crd import render_crd_yaml
+from .api.reference import render_reference
 
 Generator = Callable[[], str]
 
@@ -21,6 +22,7 @@ def generated_files() -> dict[str, Generator]:
         "crds/asgiservice.yaml": render_crd_yaml,
         # Helm installs CRDs from the chart's crds/: the same generated file
         "charts/asgi-operator/crds/asgiservice.yaml": render_crd_yaml,
+        "docs/reference.md": render_reference,
     }
 
 

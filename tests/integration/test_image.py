@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lab.cluster import REPO
 
 VENV_BIN = Path(sys.executable).parent
@@ -40,19 +41,25 @@ def test_the_image_install_steps_produce_a_working_operator(tmp_path: Path) -> N
     shutil.copy(REPO / "README.md", context)
     shutil.copytree(REPO / "operator", context / "operator", ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
-    out = subprocess.run(["sh", str(REPO / ".ci/image-install.sh"), str(venv), str(context)], capture_output=True,
-                         text=True, timeout=600, check=False,
-                         env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)})
+    out = subprocess.run(
+        ["sh", str(REPO / ".ci/image-install.sh"), str(venv), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("asgi-operator 0.1.0")
-    run_help = subprocess.run([venv / "bin/asgi-operator", "run", "--help"], capture_output=True, text=True,
-                              check=True)
+    run_help = subprocess.run([venv / "bin/asgi-operator", "run", "--help"], capture_output=True, text=True, check=True)
     assert "--peering" in run_help.stdout
     plugin = subprocess.run([venv / "bin/kubectl-asgi", "--help"], capture_output=True, text=True, check=True)
     assert "promote" in plugin.stdout
     # the runtime imports everything it needs from what was installed (no dev or example extras)
-    subprocess.run([venv / "bin/python", "-c", "import asgi_operator.handlers, asgi_operator.cli.plugin"],
-                   check=True, cwd=tmp_path)
-    installed = subprocess.run([venv / "bin/pip", "list", "--format=freeze"], capture_output=True, text=True,
-                               check=True).stdout
+    subprocess.run(
+        [venv / "bin/python", "-c", "import asgi_operator.handlers, asgi_operator.cli.plugin"], check=True, cwd=tmp_path
+    )
+    installed = subprocess.run(
+        [venv / "bin/pip", "list", "--format=freeze"], capture_output=True, text=True, check=True
+    ).stdout
     assert "pytest" not in installed and "fastapi" not in installed

@@ -19,32 +19,31 @@ class ServerKind(StrEnum):
 # option (camelCase spec field) -> {server kind: why it is not supported}
 UNSUPPORTED: Final[dict[str, dict[ServerKind, str]]] = {
     "proxyHeaders": {
-        ServerKind.HYPERCORN: "hypercorn has no proxy-headers option: wrap the app in ProxyFixMiddleware "
-        "(hypercorn.middleware) and leave proxyHeaders unset",
-        ServerKind.GRANIAN: "granian has no proxy-headers option: wrap the app in a proxy-headers middleware "
+        ServerKind.HYPERCORN: "it has no proxy-headers option: wrap the app in ProxyFixMiddleware (hypercorn.middleware) "
         "and leave proxyHeaders unset",
+        ServerKind.GRANIAN: "it has no proxy-headers option: wrap the app in a proxy-headers middleware and leave "
+        "proxyHeaders unset",
     },
     "trustedProxies": {
-        ServerKind.HYPERCORN: "hypercorn has no forwarded-allow-ips option: configure the trusted hops in "
-        "ProxyFixMiddleware",
-        ServerKind.GRANIAN: "granian has no forwarded-allow-ips option: configure them in your middleware",
+        ServerKind.HYPERCORN: "it has no forwarded-allow-ips option: configure the trusted hops in ProxyFixMiddleware",
+        ServerKind.GRANIAN: "it has no forwarded-allow-ips option: configure them in your middleware",
     },
     "concurrencyLimit": {
-        ServerKind.GUNICORN: "gunicorn's UvicornWorker does not pass a concurrency limit to uvicorn",
-        ServerKind.HYPERCORN: "hypercorn has no concurrency limit option",
+        ServerKind.GUNICORN: "its UvicornWorker does not pass a concurrency limit to uvicorn",
+        ServerKind.HYPERCORN: "it has no concurrency limit option",
     },
     "rootPath": {
-        ServerKind.GUNICORN: "gunicorn's UvicornWorker does not pass root_path to uvicorn: set root_path "
-        "in the app (FastAPI(root_path=...))",
+        ServerKind.GUNICORN: "its UvicornWorker does not pass root_path to uvicorn: set root_path in the app "
+        "(FastAPI(root_path=...))",
     },
     "maxRequests": {
-        ServerKind.GRANIAN: "granian recycles workers by age or memory (extraArgs --workers-lifetime, "
-        "--workers-max-rss), not by request count",
+        ServerKind.GRANIAN: "it recycles workers by age or memory (extraArgs --workers-lifetime, --workers-max-rss), "
+        "not by request count",
     },
     "lifespan": {
-        ServerKind.GUNICORN: "gunicorn's UvicornWorker always runs lifespan in auto mode",
-        ServerKind.HYPERCORN: "hypercorn always runs the lifespan protocol",
-        ServerKind.GRANIAN: "granian's asgi interface always runs the lifespan protocol",
+        ServerKind.GUNICORN: "its UvicornWorker always runs lifespan in auto mode",
+        ServerKind.HYPERCORN: "it always runs the lifespan protocol",
+        ServerKind.GRANIAN: "its asgi interface always runs the lifespan protocol",
     },
 }
 
