@@ -19,8 +19,8 @@ class ServerKind(StrEnum):
 # option (camelCase spec field) -> {server kind: why it is not supported}
 UNSUPPORTED: Final[dict[str, dict[ServerKind, str]]] = {
     "proxyHeaders": {
-        ServerKind.HYPERCORN: "it has no proxy-headers option: wrap the app in ProxyFixMiddleware (hypercorn.middleware) "
-        "and leave proxyHeaders unset",
+        ServerKind.HYPERCORN: "it has no proxy-headers option: wrap the app in ProxyFixMiddleware "
+        "(hypercorn.middleware) and leave proxyHeaders unset",
         ServerKind.GRANIAN: "it has no proxy-headers option: wrap the app in a proxy-headers middleware and leave "
         "proxyHeaders unset",
     },
