@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)/tests
 # The lab builds with the machine's Go; never download another toolchain behind the user's back.
 export GOTOOLCHAIN ?= local
 
-.PHONY: help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
+.PHONY: bench e2e-kind help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
         lab-up lab-down demo ci clean
 
 help:
@@ -21,6 +21,8 @@ help:
 	@echo "make crds        regenerate crds/ (and every other generated file) from the models"
 	@echo "make check-generated  fail if a generated file is stale"
 	@echo "make lab-up / lab-down  a real control plane on 127.0.0.1 (KUBECONFIG=.lab/admin.kubeconfig)"
+	@echo "make bench       API writes, time to Ready and the operator's memory, measured in the lab"
+	@echo "make e2e-kind    the integration suite on a kind cluster (needs Docker and kind)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
@@ -44,8 +46,8 @@ test-integration: $(STAMP) lab-bin
 	$(PY) -m pytest tests/integration
 
 lint: $(STAMP)
-	$(PY) -m ruff check operator tests
-	$(PY) -m ruff format --check operator tests
+	$(PY) -m ruff check operator tests bench
+	$(PY) -m ruff format --check operator tests bench
 	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
@@ -66,7 +68,21 @@ lab-down: $(STAMP)
 demo: $(STAMP) lab-bin
 	$(PY) -m lab.demo
 
+bench: $(STAMP) lab-bin
+	$(PY) bench/operator_bench.py
+
 ci: lint typecheck check-generated test
 
 clean: lab-down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The integration suite on a kind cluster, where Docker exists (not on the machines this is built on).
+KIND_CLUSTER ?= asgi-operator-e2e
+e2e-kind: $(STAMP)
+	@command -v docker >/dev/null 2>&1 || { echo "make e2e-kind needs Docker (and builds kind from the Go module proxy)"; exit 1; }
+	@command -v kind >/dev/null 2>&1 || GOBIN=$(CURDIR)/.lab/bin go install sigs.k8s.io/kind@v0.33.0
+	@mkdir -p .lab
+	PATH=$(CURDIR)/.lab/bin:$$PATH; \
+	  kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --wait 180s; \
+	  kind get kubeconfig --name $(KIND_CLUSTER) > .lab/kind.kubeconfig
+	ASGI_TEST_KUBECONFIG=$(CURDIR)/.lab/kind.kubeconfig $(PY) -m pytest tests/integration

@@ -97,3 +97,10 @@ def operator(operator_kubeconfig: Path, namespace: str) -> Iterator[OperatorProc
     proc.stop()
     if os.environ.get("ASGI_TEST_OPERATOR_LOGS"):
         print(proc.logs())
+
+
+@pytest.fixture
+def fake_nodes(cluster: Cluster) -> None:
+    """Skip where pods of placeholder images would never become Ready (a real cluster such as kind)."""
+    if not cluster.fake_nodes:
+        pytest.skip("needs the lab's kwok nodes: placeholder images never run on a real cluster")

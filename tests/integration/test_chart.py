@@ -112,7 +112,7 @@ def test_chart_crd_is_the_generated_one() -> None:
 
 
 @pytest.fixture
-def installed(cluster: Cluster) -> Iterator[str]:
+def installed(cluster: Cluster, fake_nodes: None) -> Iterator[str]:
     """`helm install` into the lab for real (CRDs included); uninstalled afterwards."""
     namespace = f"asgi-{int(time.time() * 1000) % 10**8}"
     manifest = "\n---\n".join(json.dumps(d) for d in template(cluster, namespace=namespace))

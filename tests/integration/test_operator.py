@@ -28,6 +28,9 @@ from integration.helpers import (
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster
 
+# Workloads here run placeholder images: they become Ready only on the lab's kwok nodes.
+pytestmark = pytest.mark.usefixtures("fake_nodes")
+
 
 def rolling(doc: dict[str, Any]) -> dict[str, Any]:
     """The example without canary analysis (these tests are about the workload; canaries are elsewhere)."""

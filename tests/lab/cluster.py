@@ -218,7 +218,7 @@ class Lab(Cluster):
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={self.api_port}",
                 f"--cert-dir={self.workdir / 'certs'}",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                "--service-cluster-ip-range=10.96.0.0/16",  # 3 Services per AsgiService: room for thousands
                 "--authorization-mode=RBAC",
                 f"--token-auth-file={self.workdir / 'tokens.csv'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
