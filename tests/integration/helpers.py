@@ -36,6 +36,13 @@ def apply(cluster: Cluster, namespace: str, body: dict[str, Any]) -> None:
     cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(body))
 
 
+def replace_spec(cluster: Cluster, namespace: str, body: dict[str, Any]) -> None:
+    """`kubectl replace` (fields left out are removed, unlike apply), at the object's current version."""
+    live = must_get(cluster, body["kind"].lower(), body["metadata"]["name"], namespace)
+    metadata = {**body["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}
+    cluster.kubectl("replace", "-n", namespace, "-f", "-", stdin=json.dumps({**body, "metadata": metadata}))
+
+
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
     for c in (obj or {}).get("status", {}).get("conditions", []):
         if c["type"] == type_:

@@ -7,7 +7,6 @@ Intervals are short (4 s) so each scenario takes seconds, not minutes.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import signal
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from integration.helpers import apply, events_for, get, must_get, wait_ready, wait_until
+from integration.helpers import apply, events_for, get, must_get, replace_spec, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster
 from lab.traffic import DataPlane, LoadDriver, Prometheus
@@ -418,22 +417,7 @@ def test_ingress_nginx_and_replica_ratio_routers_write_the_right_objects(
     # the same AsgiService without an exposure: the replica-ratio router
     del base["spec"]["expose"]
     base["spec"]["env"][0]["value"] = "v3"
-    cluster.kubectl(
-        "replace",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps(
-            {
-                **base,
-                "metadata": {
-                    **base["metadata"],
-                    "resourceVersion": must_get(cluster, "asgiservice", NAME, namespace)["metadata"]["resourceVersion"],
-                },
-            }
-        ),
-    )
+    replace_spec(cluster, namespace, base)
     wait_until("the canary Ingress removed", lambda: get(cluster, "ingress", f"{NAME}-canary", namespace) is None)
 
     def status() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from integration.helpers import (
     get,
     must_get,
     operator_writes,
+    replace_spec,
     wait_ready,
     wait_until,
 )
@@ -128,24 +129,7 @@ def test_switching_to_autoscaling_keeps_the_pods_running(
     wait_ready(cluster, namespace, "hello")
     del doc["spec"]["replicas"]
     doc["spec"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 10}
-    cluster.kubectl(
-        "replace",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps(
-            {
-                **doc,
-                "metadata": {
-                    **doc["metadata"],
-                    "resourceVersion": must_get(cluster, "asgiservice", "hello", namespace)["metadata"][
-                        "resourceVersion"
-                    ],
-                },
-            }
-        ),
-    )
+    replace_spec(cluster, namespace, doc)
     wait_until("the HPA", lambda: get(cluster, "hpa", "hello", namespace))
     # server-side apply without `replicas` would have reset the Deployment to 1 pod; it keeps 6
     assert must_get(cluster, "deployment", "hello", namespace)["spec"]["replicas"] == 6

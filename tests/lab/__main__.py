@@ -51,8 +51,8 @@ def serve(state: Path) -> int:
             lab.bin("kubectl"),
             lab.admin_kubeconfig,
             state / "operator.kubeconfig",
-            OPERATOR_NAMESPACE,
-            OPERATOR_SERVICE_ACCOUNT,
+            namespace=OPERATOR_NAMESPACE,
+            name=OPERATOR_SERVICE_ACCOUNT,
         )
         (state / "workdir").write_text(str(lab.workdir))
         (state / "bin").write_text(str(lab.bin_dir))

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -155,17 +156,12 @@ class Reconciler:
         prom_spec = spec.rollout.prometheus
         window = analysis_window(spec)
         step, weight = rollout.step_index + 1, rollout.canary_weight
-        at = iso(self.clock())
+        verdict = partial(evaluate, slo=spec.rollout.slo, window=window, at=iso(self.clock()), step=step, weight=weight)
         address = prom_spec.address or self.settings.prometheus_url
         if not address:
-            return evaluate(
+            return verdict(
                 canary=None,
                 stable=None,
-                slo=spec.rollout.slo,
-                window=window,
-                at=at,
-                step=step,
-                weight=weight,
                 error="no address: set spec.rollout.prometheus.address or the operator's --prometheus-url",
             )
         profile = profile_for(prom_spec.profile, prom_spec.queries)
@@ -195,26 +191,9 @@ class Reconciler:
             if spec.rollout.slo.relative is not None and rollout.stable_revision:
                 stable = sample(keys.TRACK_STABLE, rollout.stable_revision)
         except PrometheusUnavailable as e:
-            result = evaluate(
-                canary=None,
-                stable=None,
-                slo=spec.rollout.slo,
-                window=window,
-                at=at,
-                step=step,
-                weight=weight,
-                error=str(e),
-            )
+            result = verdict(canary=None, stable=None, error=str(e))
         else:
-            result = evaluate(
-                canary=canary,
-                stable=stable,
-                slo=spec.rollout.slo,
-                window=window,
-                at=at,
-                step=step,
-                weight=weight,
-            )
+            result = verdict(canary=canary, stable=stable)
         telemetry.ANALYSES.labels(namespace, name, result.verdict).inc()
         for check, value in (
             ("requests", result.requests),
@@ -236,7 +215,7 @@ class _Pass:
         self.owner = Owner(self.name, self.namespace, meta["uid"])
         self.spec = obj.spec
         self.outcome = Outcome()
-        self.notes: list[str] = []
+        self.applied: dict[tuple[str, str], Body] = {}
 
     def run(self) -> Outcome:
         spec, status = self.spec, self.obj.status
@@ -290,6 +269,16 @@ class _Pass:
             self.sync_children(the_plan, decision)
         except (ApiError, RouterError) as e:
             problem = self.problem(e)
+
+        # a Deployment just written is judged by what the API server returned (new generation, not yet
+        # observed): Ready never reports the pods of the spec before the change
+        stable_now = self.applied.get(("Deployment", self.name))
+        canary_now = self.applied.get(("Deployment", f"{self.name}-canary"))
+        obs = replace(
+            obs,
+            stable=workload(stable_now) if stable_now else obs.stable,
+            canary=workload(canary_now) if canary_now else obs.canary,
+        )
 
         # 3. announce (exactly once), 4. report
         self.post_pending(decision)
@@ -367,7 +356,9 @@ class _Pass:
                 self.event(EventSpec(reason, message))
 
     def _apply(self, manifest: Body, field_manager: str) -> None:
-        self.api.apply(manifest, field_manager=field_manager)
+        self.applied[(manifest["kind"], manifest["metadata"]["name"])] = self.api.apply(
+            manifest, field_manager=field_manager
+        )
         telemetry.API_WRITES.labels(manifest["kind"], "apply").inc()
         self.outcome.writes += 1
 
