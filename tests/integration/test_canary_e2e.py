@@ -97,6 +97,11 @@ class Rig:
 
         return dict(wait_until(what, check, timeout))
 
+    def wait_promoted(self, what: str, timeout: float = 120) -> dict[str, Any]:
+        """Promoted and Ready: the children written and the events posted, not only the position."""
+        wait_until(what, lambda: _promoted_and_ready(self), timeout)
+        return self.rollout()
+
     def weights(self) -> list[tuple[str, int]]:
         route = must_get(self.cluster, "httproute", NAME, self.namespace)
         return [(r["name"], r["weight"]) for r in route["spec"]["rules"][0]["backendRefs"]]
@@ -177,10 +182,11 @@ def test_good_version_is_promoted_10_50_100(rig: Rig) -> None:
         if not seen_weights or seen_weights[-1] != w:
             seen_weights.append(w)
             seen_status.append(rig.plugin("status", NAME))
-        r = rig.rollout()
-        return r.get("phase") == "Idle" and r.get("stableRevision") == r.get("canaryRevision")
+        return _promoted_and_ready(rig)
 
     wait_until("the canary promoted", promoted, 120)
+    if seen_weights[-1] != dict(rig.weights())["hello-canary"]:  # read before the last status write
+        seen_weights.append(dict(rig.weights())["hello-canary"])
     took = time.monotonic() - started
     asvc = wait_ready(rig.cluster, rig.namespace, NAME)
     # 10 -> 50 -> 100, then back to stable (now running v2) once it has rolled out
@@ -208,6 +214,19 @@ def test_good_version_is_promoted_10_50_100(rig: Rig) -> None:
     rig.cluster.kubectl("annotate", "asgiservice", NAME, "-n", rig.namespace, "note=idle-check")
     wait_until("a reconcile of the idle object", lambda: _reconciles(rig.operator) > before)
     assert rig.prometheus.queries_served() == idle_from
+
+
+def _promoted_and_ready(rig: Rig) -> bool:
+    """Promoted, and Ready for the current generation (written once the children and events are done)."""
+    asvc = rig.asvc()
+    r = asvc.get("status", {}).get("rollout", {})
+    ready = next((c for c in asvc.get("status", {}).get("conditions", []) if c["type"] == "Ready"), {})
+    return (
+        r.get("phase") == "Idle"
+        and r.get("stableRevision") == r.get("canaryRevision")
+        and ready.get("status") == "True"
+        and asvc["status"].get("observedGeneration") == asvc["metadata"]["generation"]
+    )
 
 
 def _analyses(op: OperatorProcess) -> float:
@@ -293,11 +312,7 @@ def test_prometheus_down_holds_and_the_rollout_continues_when_it_returns(rig: Ri
         assert held["phase"] == "Progressing"
     started = time.monotonic()
     rig.prometheus.start()
-    rig.wait_rollout(
-        "promoted after Prometheus returned",
-        lambda r: r.get("phase") == "Idle" and r.get("stableRevision") == r.get("canaryRevision"),
-        120,
-    )
+    rig.wait_promoted("promoted after Prometheus returned")
     print(f"scenario 5: promoted {time.monotonic() - started:.1f}s after Prometheus returned")
     assert "SLOViolated" not in reasons(rig.rollout_events())
 
@@ -315,11 +330,7 @@ def test_operator_killed_at_random_points_ends_the_same(rig: Rig) -> None:
         rig.operator.kill(signal.SIGKILL)
         kills += 1
         rig.operator = OperatorProcess(rig.kubeconfig, "-n", rig.namespace).start()
-    rig.wait_rollout(
-        "promoted despite the kills",
-        lambda r: r.get("phase") == "Idle" and r.get("stableRevision") == r.get("canaryRevision"),
-        180,
-    )
+    rig.wait_promoted("promoted despite the kills", 180)
     print(f"scenario 6: {kills} SIGKILLs; promoted in {time.monotonic() - started:.1f}s")
     events = rig.rollout_events()
     assert reasons(events) == PROMOTED  # no step skipped or repeated
@@ -334,15 +345,8 @@ def test_a_new_revision_supersedes_the_canary_in_flight(rig: Rig) -> None:
     rig.apply(spec(rig.prometheus.url, "v2"))
     first = rig.wait_rollout("v2 at 50%", lambda r: r.get("canaryWeight") == 50)
     rig.apply(spec(rig.prometheus.url, "v3"))
-    r = rig.wait_rollout(
-        "v3 promoted",
-        lambda r: (
-            r.get("phase") == "Idle"
-            and r.get("id") == first["id"] + 1
-            and r.get("stableRevision") == r.get("canaryRevision")
-        ),
-        120,
-    )
+    r = rig.wait_promoted("v3 promoted")
+    assert r["id"] == first["id"] + 1
     assert r["stableRevision"] != first["canaryRevision"]
     got = reasons(rig.rollout_events())
     assert got[got.index("Superseded") + 1] == "RolloutStarted"
@@ -381,9 +385,7 @@ def test_abort_retry_pause_resume_and_promote_full(rig: Rig) -> None:
     assert r["id"] == 2
 
     rig.plugin("promote", "--full", NAME)
-    rig.wait_rollout(
-        "promoted in full", lambda r: r.get("phase") == "Idle" and r.get("stableRevision") == r.get("canaryRevision")
-    )
+    rig.wait_promoted("promoted in full")
     got = reasons(rig.rollout_events())
     assert "Aborted" in got and "Retrying" in got and "PromotedByRequest" in got and got[-1] == "Promoted"
     assert rig.asvc()["metadata"]["annotations"].get("asgi.dev/paused") is None

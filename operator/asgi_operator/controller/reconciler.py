@@ -260,9 +260,11 @@ class _Pass:
                     )
                 )
             decision = replace(decision, rollout=rollout)
-        position = _position(decision.rollout)
-        if position != _position(status.rollout):
-            self.write_status(decision, obs, revision, None)
+        if _position(decision.rollout) != _position(status.rollout):
+            # only the rollout's position: the conditions keep saying what is observed until the children
+            # have been written (the full status follows below)
+            live = AsgiServiceStatus.model_validate(self.body.get("status") or {})
+            self.r.write_status(self.body, live.model_copy(update={"rollout": decision.rollout}), self.outcome)
 
         # 2. act: children, traffic
         try:
