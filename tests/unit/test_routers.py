@@ -81,8 +81,6 @@ def test_replica_ratio_is_approximate() -> None:
     router = router_for(s)
     assert router.approximate
     assert router.manifests(OWNER, s, 50, True) == []
-    assert router.effective_weight(50, stable_pods=4, canary_pods=2) == 33
-    assert router.effective_weight(0, stable_pods=4, canary_pods=0) == 0
 
 
 def test_uvicorn_root_path_is_stripped_by_the_generated_route() -> None:

@@ -47,7 +47,11 @@ def render_status(obj: dict[str, Any], now: datetime | None = None) -> str:
     ]
     phase = rollout.get("phase", "Idle")
     if phase != "Idle" or rollout.get("canaryRevision"):
-        split = " (approximate: by pod count)" if rollout.get("approximateSplit") else ""
+        split = ""
+        if rollout.get("approximateSplit"):  # no router: the split is the canary's share of the ready pods
+            pods = status.get("readyReplicas", 0) + status.get("canaryReadyReplicas", 0)
+            share = round(100 * status.get("canaryReadyReplicas", 0) / pods) if pods else 0
+            split = f" (approximate, by pod count: about {share}% now)"
         step = rollout.get("stepIndex", 0)
         lines += [
             f"Canary:      {rollout.get('canaryRevision', '-')}  {status.get('canaryReadyReplicas', 0)}/"

@@ -37,10 +37,8 @@ class WorkQueue:
     _entries: dict[Key, _Entry] = field(default_factory=dict)
     _ready: asyncio.Queue[Key] = field(default_factory=asyncio.Queue)
     _workers: list[asyncio.Task[None]] = field(default_factory=list)
-    _active: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
-        self._active.set()
         if not self._workers:
             self._workers = [
                 asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.concurrency)
@@ -56,13 +54,6 @@ class WorkQueue:
         for entry in self._entries.values():
             if entry.timer:
                 entry.timer.cancel()
-
-    def pause(self) -> None:
-        """Stop starting reconciles (another operator replica is active); queued keys wait."""
-        self._active.clear()
-
-    def resume(self) -> None:
-        self._active.set()
 
     def enqueue(self, key: Key) -> None:
         entry = self._entries.setdefault(key, _Entry())
@@ -97,7 +88,6 @@ class WorkQueue:
     async def _worker(self) -> None:
         while True:
             key = await self._ready.get()
-            await self._active.wait()
             entry = self._entries.get(key)
             if entry is None or entry.running:
                 continue
@@ -118,12 +108,6 @@ class WorkQueue:
                 self._ready.put_nowait(key)
             if again is not None:
                 self.enqueue_after(key, again)
-
-    def backoff(self, key: Key) -> float:
-        """The delay before retrying a key that just failed (for reconcilers that handle their errors)."""
-        entry = self._entries.setdefault(key, _Entry())
-        entry.failures += 1
-        return float(min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1)))
 
     def succeeded(self, key: Key) -> None:
         entry = self._entries.get(key)

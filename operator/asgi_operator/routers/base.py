@@ -24,10 +24,6 @@ class TrafficRouter(Protocol):
         weights, or None when nothing needs to change. Raises RouterError when it cannot be done."""
         ...
 
-    def effective_weight(self, weight: int, stable_pods: int, canary_pods: int) -> int:
-        """The share of traffic the canary actually gets, as far as the router can tell."""
-        ...
-
 
 class RouterError(Exception):
     """The traffic object cannot carry the split; the message says what to fix."""

@@ -57,6 +57,3 @@ class GatewayAPI:
         version = live["metadata"]["resourceVersion"]
         # fail (409-like) instead of overwriting a route someone changed since we read it
         return [{"op": "test", "path": "/metadata/resourceVersion", "value": version}, *ops]
-
-    def effective_weight(self, weight: int, stable_pods: int, canary_pods: int) -> int:
-        return weight

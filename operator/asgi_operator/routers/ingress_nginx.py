@@ -35,6 +35,3 @@ class IngressNginx:
         self, owner: Owner, spec: AsgiServiceSpec, live: dict[str, Any] | None, weight: int
     ) -> list[dict[str, Any]] | None:
         return None
-
-    def effective_weight(self, weight: int, stable_pods: int, canary_pods: int) -> int:
-        return weight

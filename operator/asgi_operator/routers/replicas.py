@@ -20,7 +20,3 @@ class ReplicaRatio:
         self, owner: Owner, spec: AsgiServiceSpec, live: dict[str, Any] | None, weight: int
     ) -> list[dict[str, Any]] | None:
         return None
-
-    def effective_weight(self, weight: int, stable_pods: int, canary_pods: int) -> int:
-        total = stable_pods + canary_pods
-        return round(100 * canary_pods / total) if total and weight else 0
