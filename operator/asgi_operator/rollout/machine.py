@@ -77,10 +77,6 @@ class Decision:
     wake_at: datetime | None = None  # look again then, even if nothing changes in the cluster
     needs_analysis: bool = False  # call again with an analysis of the canary
 
-    @property
-    def active(self) -> bool:
-        return self.rollout.phase in ("Progressing", "Promoting")
-
 
 def iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
