@@ -11,14 +11,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from lab.cluster import REPO, GaveUp, free_port, wait_for
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    os.setsid()
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
+from lab.cluster import REPO, GaveUp, die_with_parent, free_port, terminate, wait_for
 
 
 class OperatorProcess:
@@ -49,7 +42,7 @@ class OperatorProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONPATH": str(REPO / "operator"), **self.env},
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         wait_for("the operator's liveness endpoint", self.healthy, 60)
         return self
@@ -75,9 +68,5 @@ class OperatorProcess:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.proc is not None:
+            terminate(self.proc)

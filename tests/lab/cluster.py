@@ -34,11 +34,25 @@ NODES = ("kwok-node-1", "kwok-node-2")
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Run in the child before exec: its own process group, and SIGKILL when the parent goes away."""
     os.setsid()
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def terminate(popen: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM a child started with `die_with_parent` (its own process group), SIGKILL it after `grace`."""
+    if popen.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGTERM)
+    try:
+        popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait(timeout=10)
 
 
 def free_port() -> int:
@@ -328,7 +342,7 @@ class Lab(Cluster):
                 argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 env=env,
                 cwd=self.workdir,
             )

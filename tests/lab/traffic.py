@@ -13,13 +13,11 @@ Everything binds to 127.0.0.1 and is bounded in time and count; stop() ends ever
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cluster import REPO, Cluster, _die_with_parent, free_port, wait_for
+from .cluster import REPO, Cluster, GaveUp, die_with_parent, free_port, terminate, wait_for
 
 APP_DIR = REPO / "examples" / "app"
 UVICORN = Path(sys.executable).parent / "uvicorn"
@@ -80,25 +78,20 @@ class Prometheus:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         wait_for("Prometheus ready", self.ready, 60)
         return self
 
     def ready(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:
-            raise RuntimeError("Prometheus exited:\n" + (self.workdir / "prometheus.log").read_text()[-2000:])
+            raise GaveUp("Prometheus exited:\n" + (self.workdir / "prometheus.log").read_text()[-2000:])
         with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
             return bool(resp.status == 200)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            terminate(self.proc, grace=20)
         self.proc = None
 
     def close(self) -> None:
@@ -235,7 +228,7 @@ class DataPlane:
             ],
             cwd=APP_DIR,
             env={**os.environ, **env},
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -245,13 +238,7 @@ class DataPlane:
 
     @staticmethod
     def _kill(app: _App) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(app.proc.pid, signal.SIGTERM)
-        try:
-            app.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(app.proc.pid, signal.SIGKILL)
-            app.proc.wait(timeout=10)
+        terminate(app.proc, grace=10)
 
 
 def _http_ok(port: int) -> bool:

@@ -133,6 +133,13 @@ class _Run:
         self.wake(deadline)
         return False
 
+    def fail_if_late(self, message: str) -> bool:
+        """Fail the rollout (traffic back to stable) once the step's progress deadline has passed."""
+        if not self.deadline_passed():
+            return False
+        self.finish("Failed", "ProgressDeadlineExceeded", message)
+        return True
+
     def decision(self) -> Decision:
         weight = self.s.canary_weight if self.s.phase in ("Progressing", "Promoting") else 0
         self.s.canary_weight = weight
@@ -295,12 +302,7 @@ class _Run:
             s.reason = "WaitingForCanary"
             have = obs.canary.ready if obs.canary else 0
             s.message = f"step {s.step_index + 1}: waiting for {size} ready canary pods ({have} ready)"
-            if self.deadline_passed():
-                self.finish(
-                    "Failed",
-                    "ProgressDeadlineExceeded",
-                    f"the canary did not get {size} ready pods within {self.spec.progress_deadline}",
-                )
+            self.fail_if_late(f"the canary did not get {size} ready pods within {self.spec.progress_deadline}")
             return self.decision()
         if s.canary_weight < target:
             s.canary_weight = target
@@ -352,12 +354,9 @@ class _Run:
             # NoData or Error: hold, never promote, never roll back on this alone
             s.reason = "NoData" if result.verdict == "NoData" else "PrometheusUnavailable"
             s.message = f"{step} holding: {result.message}"
-            if self.deadline_passed():
-                self.finish(
-                    "Failed",
-                    "ProgressDeadlineExceeded",
-                    f"{step}: no conclusive analysis within {self.spec.progress_deadline} (last: {result.message})",
-                )
+            if self.fail_if_late(
+                f"{step}: no conclusive analysis within {self.spec.progress_deadline} (last: {result.message})"
+            ):
                 return self.decision()
         due = self.now + interval
         s.next_analysis_at = iso(due)
@@ -381,13 +380,10 @@ class _Run:
             return self.decision()
         s.reason = "Promoting"
         s.message = f"stable Deployment rolling out {s.canary_revision} while the canary serves"
-        if self.deadline_passed():
-            self.stable_template_spec = s.stable_spec or obs.spec
-            self.finish(
-                "Failed",
-                "ProgressDeadlineExceeded",
-                f"the stable Deployment did not roll out {s.canary_revision} within {self.spec.progress_deadline}",
-            )
+        if self.fail_if_late(
+            f"the stable Deployment did not roll out {s.canary_revision} within {self.spec.progress_deadline}"
+        ):
+            self.stable_template_spec = s.stable_spec or obs.spec  # back to the revision that was stable
         return self.decision()
 
 
