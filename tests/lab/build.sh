@@ -25,6 +25,12 @@ command -v go >/dev/null || { log "Go is needed to build the lab (Go 1.26+): htt
 
 bin="$cache/bin"
 mkdir -p "$bin" "$cache/src"
+# One build at a time per cache (a test run's fixture may start one while `make lab-bin` runs): the others
+# wait, then find the binaries stamped and skip.
+if command -v flock >/dev/null; then
+  exec 9>"$cache/.build.lock"
+  flock 9
+fi
 
 # A throwaway module per component, so nothing of the build lives in the repository.
 new_module() { # dir modname
