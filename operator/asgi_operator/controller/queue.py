@@ -17,6 +17,11 @@ Key = tuple[str, str]  # (namespace, name)
 log = logging.getLogger(__name__)
 
 
+class RetryLater(Exception):
+    """An expected failure the worker already reported (status, events): retried with backoff and logged
+    as one line, without a traceback."""
+
+
 @dataclass
 class _Entry:
     dirty: bool = False
@@ -96,7 +101,11 @@ class WorkQueue:
                 again = await self.work(key)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the reconciler reports errors itself; here only the retry is scheduled
+            except RetryLater as e:
+                entry.failures += 1
+                log.warning("reconcile of %s/%s will be retried: %s", *key, e)
+                again = min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1))
+            except Exception:  # an unexpected failure: keep the traceback, retry with backoff
                 log.exception("reconcile of %s/%s failed", *key)
                 entry.failures += 1
                 again = min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1))
