@@ -214,4 +214,83 @@ INVALID: list[Invalid] = [
         ("longer than interval",),
     ),
     Invalid("name-too-long", {"metadata.name": "a" * 57}, "metadata.name", ("at most 56 characters",)),
+    Invalid(
+        "hypercorn-several-workers",
+        {"spec.server": {"kind": "hypercorn", "workers": 2}},
+        "spec.server.workers",
+        ("drops in-flight requests on SIGTERM", "workers: 1"),
+    ),
+    Invalid(
+        "window-shorter-than-two-scrapes",
+        {"spec.metrics": {"interval": "10s"}, "spec.rollout": {"slo": {"window": "5s"}}},
+        "spec.rollout.slo.window",
+        ("at least 2 scrapes", "rate() needs two samples"),
+    ),
+    Invalid(
+        "window-of-half-a-second",
+        {"spec.rollout": {"slo": {"window": "500ms"}}},
+        "spec.rollout.slo.window",
+        ("at least 2 scrapes",),
+    ),
+    Invalid(
+        "scrape-interval-below-a-second",
+        {"spec.metrics": {"interval": "500ms"}},
+        "spec.metrics.interval",
+        ("at least 1s",),
+    ),
+    Invalid(
+        "per-route-without-error-rate",
+        {"spec.rollout": {"slo": {"perRoute": {"minRequests": 5}}}},
+        "spec.rollout.slo.perRoute.maxErrorRate",
+        ("Required",),
+    ),
+    Invalid(
+        "per-route-error-rate-above-one",
+        {"spec.rollout": {"slo": {"perRoute": {"maxErrorRate": 2}}}},
+        "spec.rollout.slo.perRoute.maxErrorRate",
+        ("less than or equal to 1",),
+    ),
+    Invalid(
+        "per-route-with-custom-profile-without-route-queries",
+        {
+            "spec.rollout": {
+                "slo": {"perRoute": {"maxErrorRate": 0.1}},
+                "prometheus": {"profile": "custom", "queries": {"requests": "r", "errorRate": "e", "latencyP99": "p"}},
+            }
+        },
+        "spec.rollout.slo.perRoute",
+        ("routeLabel, routeRequests and routeErrorRate",),
+    ),
+    Invalid(
+        "route-label-not-a-label-name",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "profile": "custom",
+                    "queries": {"requests": "r", "errorRate": "e", "latencyP99": "p", "routeLabel": "my-route"},
+                }
+            }
+        },
+        "spec.rollout.prometheus.queries.routeLabel",
+        ("should match",),
+    ),
 ]
+
+
+# Valid specs at the very edge of a rule: the models AND the API server must accept each (parity both ways).
+AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
+    (
+        "grace-period-exactly-fits",  # 10s preStop + 30s graceful + 5s margin
+        {"spec.shutdown": {"preStopDelay": "10s", "terminationGracePeriod": "45s"}},
+    ),
+    (
+        "grace-period-fits-fractional",  # 1.5s -> 2s, 30s, 5s: 37s
+        {"spec.shutdown": {"preStopDelay": "1.5s", "terminationGracePeriod": "37s"}},
+    ),
+    ("window-exactly-two-scrapes", {"spec.metrics": {"interval": "15s"}, "spec.rollout": {"slo": {"window": "30s"}}}),
+    ("scrape-interval-one-second", {"spec.metrics": {"interval": "1s"}}),
+]
+
+
+def at_the_edge(changes: dict[str, Any]) -> dict[str, Any]:
+    return Invalid("edge", changes, "").manifest()

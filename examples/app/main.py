@@ -7,6 +7,7 @@ so one image can play a good release and a bad one:
   ERROR_RATE         share of GET / answered with HTTP 500, 0..1 (default 0); spread evenly, not at random,
                      so a 5 % release fails exactly one request in twenty, starting with the first
   LATENCY_MS         extra latency added to GET /, in milliseconds (default 0)
+  CHECKOUT_BROKEN    "1": GET /checkout, a rarely used route, always answers HTTP 500 (default: it works)
   METRICS_LIBRARY    "instrumentator" (prometheus-fastapi-instrumentator, default) or "starlette-exporter"
 """
 
@@ -24,6 +25,7 @@ VERSION = os.environ.get("APP_VERSION", "v1")
 ERROR_RATE = float(os.environ.get("ERROR_RATE", "0"))
 LATENCY_MS = float(os.environ.get("LATENCY_MS", "0"))
 METRICS_LIBRARY = os.environ.get("METRICS_LIBRARY", "instrumentator")
+CHECKOUT_BROKEN = os.environ.get("CHECKOUT_BROKEN") == "1"
 
 app = FastAPI(title="hello", version=VERSION)
 _requests = itertools.count(1)
@@ -44,6 +46,14 @@ async def hello(response: Response) -> dict[str, str]:
         response.status_code = 500
         return {"error": "simulated failure", "version": VERSION}
     return {"message": "hello", "version": VERSION}
+
+
+@app.get("/checkout")
+async def checkout(response: Response) -> dict[str, str]:
+    if CHECKOUT_BROKEN:
+        response.status_code = 500
+        return {"error": "checkout is broken in this release", "version": VERSION}
+    return {"checkout": "ok", "version": VERSION}
 
 
 @app.get("/healthz")

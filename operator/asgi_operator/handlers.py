@@ -79,6 +79,16 @@ def asgiservice_changed(*, type: str, name: str, namespace: str | None, **_: Any
         controller().enqueue(namespace, name)
 
 
+@kopf.on.event("", "v1", "namespaces", id="namespaces")
+def namespace_changed(*, type: str, name: str, meta: Mapping[str, Any], **_: Any) -> None:
+    """A namespace being deleted: its AsgiServices are left alone until it is gone (no fight with the
+    namespace controller, which deletes their children)."""
+    if type == "DELETED":
+        controller().namespace_changed(name, terminating=False)
+    else:
+        controller().namespace_changed(name, terminating=bool(meta.get("deletionTimestamp")))
+
+
 def _child_changed(*, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
     if namespace is not None:
         controller().enqueue(namespace, labels[keys.LABEL_NAME])

@@ -7,6 +7,7 @@ Intervals are short (4 s) so each scenario takes seconds, not minutes.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import signal
@@ -91,11 +92,17 @@ class Rig:
         return dict(self.asvc().get("status", {}).get("rollout", {}))
 
     def wait_rollout(self, what: str, predicate: Any, timeout: float = 90) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+
         def check() -> dict[str, Any] | None:
             r = self.rollout()
+            seen[:] = [r]
             return r if predicate(r) else None
 
-        return dict(wait_until(what, check, timeout))
+        try:
+            return dict(wait_until(what, check, timeout))
+        except TimeoutError as e:  # say where the rollout stood
+            raise TimeoutError(f"{e}; the rollout: {json.dumps(seen[-1] if seen else {}, indent=1)}") from None
 
     def wait_promoted(self, what: str, timeout: float = 120) -> dict[str, Any]:
         """Promoted and Ready: the children written and the events posted, not only the position."""
@@ -214,6 +221,10 @@ def test_good_version_is_promoted_10_50_100(rig: Rig) -> None:
     rig.cluster.kubectl("annotate", "asgiservice", NAME, "-n", rig.namespace, "note=idle-check")
     wait_until("a reconcile of the idle object", lambda: _reconciles(rig.operator) > before)
     assert rig.prometheus.queries_served() == idle_from
+
+
+def _value(result: list[dict[str, Any]]) -> str:
+    return str(result[0]["value"][1]) if result else "0"
 
 
 def _promoted_and_ready(rig: Rig) -> bool:
@@ -440,3 +451,65 @@ def _annotate(cluster: Cluster, namespace: str, verb: str) -> None:
     cluster.kubectl(
         "annotate", "--overwrite", "asgiservice", NAME, "-n", namespace, f"asgi.dev/request={verb}/{time.time_ns()}"
     )
+
+
+def test_relative_check_at_the_last_step_compares_with_stable_baseline(rig: Rig) -> None:
+    """At 100 % stable serves nothing in the window: the canary is compared with stable's baseline (here the
+    window that ended when the rollout started), never waved through."""
+    body = spec(rig.prometheus.url, "v2", ERROR_RATE="0.029")  # 2.9 %: under the absolute 5 %
+    rollout = body["spec"]["rollout"]
+    rollout["interval"] = "7s"  # analyses look at the last 5 s: after the move to 100 %, stable had none
+    rollout["slo"].update({"maxErrorRate": 0.05, "window": "5s", "relative": {"maxErrorRateIncrease": 0.01}})
+    # as in any cluster, Prometheus has been scraping stable for a while before the release
+    stable = f'sum(increase(http_requests_total{{namespace="{rig.namespace}",asgi_dev_track="stable"}}[5s]))'
+    wait_until("5 s of stable's traffic in Prometheus", lambda: float(_value(rig.prometheus.query(stable))) >= 100)
+    rig.apply(body)
+    rig.wait_rollout("step 1 on the canary", lambda r: r.get("canaryWeight") == 10)
+    rig.plugin("abort", NAME)
+    rig.wait_rollout("aborted", lambda r: r.get("phase") == "RolledBack")
+    # the issue's path: retry, then promote twice (no analysis on the way) to reach 100 %
+    rig.plugin("retry", NAME)
+    rig.wait_rollout("retried", lambda r: r.get("id") == 2 and r.get("phase") == "Progressing")
+    rig.plugin("promote", NAME)
+    rig.wait_rollout("at 50%", lambda r: r.get("canaryWeight") == 50)
+    rig.plugin("promote", NAME)
+    rig.wait_rollout("at 100%", lambda r: r.get("canaryWeight") == 100)
+    r = rig.wait_rollout("rolled back or promoted", lambda r: r.get("phase") in ("RolledBack", "Idle", "Promoting"))
+    assert r["phase"] == "RolledBack", r
+    assert r["stepIndex"] == 2
+    last = r["lastAnalysis"]
+    assert last["verdict"] == "Fail"
+    assert last["errorRate"] < 0.05  # the absolute check alone would have passed
+    assert last["stableBaseline"]["source"] == "BeforeRollout"
+    assert last["stableBaseline"]["errorRate"] == 0
+    assert "exceeds stable's 0.00%" in r["message"]
+    assert "before the rollout started" in r["message"]
+    env = must_get(rig.cluster, "deployment", NAME, rig.namespace)["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "APP_VERSION", "value": "v1"} in env  # the stable Deployment never ran the bad revision
+    assert "Promoted" not in reasons(rig.rollout_events())
+
+
+def test_errors_on_one_rarely_used_route_are_caught_by_the_per_route_check(rig: Rig) -> None:
+    """2 % of requests go to /checkout, all failing in v2: the aggregate error rate (about 2 %) passes the
+    5 % SLO, the worst-route check does not, and status and events name the route."""
+    # 200 req/s, 2 % of them to /checkout: about 2 /checkout requests per second on the canary at 50 %, so
+    # the route has enough requests in the first analysis' window to be judged
+    rig.load.stop()
+    rig.load.rate, rig.load.paths = 200, (("/checkout", 0.02),)
+    rig.load.start()
+    body = spec(rig.prometheus.url, "v2", CHECKOUT_BROKEN="1")
+    rollout = body["spec"]["rollout"]
+    rollout["steps"] = [50, 100]
+    rollout["slo"].update({"maxErrorRate": 0.05, "perRoute": {"maxErrorRate": 0.1, "minRequests": 2}})
+    rig.apply(body)
+    r = rig.wait_rollout("rolled back", lambda r: r.get("phase") in ("RolledBack", "Idle", "Promoting"))
+    assert r["phase"] == "RolledBack", r
+    assert r["reason"] == "SLOViolated"
+    assert r["stepIndex"] == 0
+    last = r["lastAnalysis"]
+    assert last["errorRate"] < 0.05
+    assert last["routes"]["worstRoute"] == "/checkout"
+    assert last["routes"]["worstRouteErrorRate"] == 1
+    assert "route /checkout error rate 100.00% > 10.00%" in r["message"]
+    failed = [m for reason, m in rig.rollout_events() if reason in ("AnalysisFailed", "SLOViolated")]
+    assert failed and all("/checkout" in m for m in failed)

@@ -11,7 +11,7 @@ import yaml
 
 from asgi_operator.api.models import AsgiService
 from asgi_operator.render.drift import holds
-from invalid_specs import BASE, INVALID, Invalid
+from invalid_specs import AT_THE_EDGE, BASE, INVALID, Invalid, at_the_edge
 from lab.cluster import Cluster, KubectlError
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
@@ -63,6 +63,13 @@ def test_api_server_rejects_invalid_manifest(cluster: Cluster, namespace: str, c
         assert word in message, message
     # and nothing was stored
     assert cluster.kubectl("get", "asgi", "-n", namespace, "-o", "name").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("changes", [c for _, c in AT_THE_EDGE], ids=[i for i, _ in AT_THE_EDGE])
+def test_api_server_accepts_specs_at_the_edge_of_a_rule(
+    cluster: Cluster, namespace: str, changes: dict[str, object]
+) -> None:
+    cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(at_the_edge(changes)))
 
 
 def test_unknown_field_is_rejected_not_dropped(cluster: Cluster, namespace: str) -> None:

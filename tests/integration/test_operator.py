@@ -253,6 +253,15 @@ def test_drift_is_repaired_and_foreign_fields_are_left_alone(
         lambda: "DriftRepaired" in [e["reason"] for e in events_for(cluster, namespace, "hello")],
     )
 
+    def repaired() -> str:
+        events = events_for(cluster, namespace, "hello")
+        return " ".join(e["message"] for e in events if e["reason"] == "DriftRepaired")
+
+    # the deleted Service is a repair too, never announced as a fresh creation
+    wait_until("the Service's repair announced", lambda: "Service/hello-stable" in repaired())
+    created = [e["message"] for e in events_for(cluster, namespace, "hello") if e["reason"] == "Created"]
+    assert len(created) == 1 and "Service/hello-stable" in created[0]  # only the first creation
+
 
 def test_converged_resync_and_restart_cost_zero_writes(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path
@@ -392,3 +401,97 @@ def test_invalid_spec_that_slips_through_becomes_a_condition(
     finally:
         cluster.kubectl("delete", "asgiservice", "hello", "-n", namespace, "--wait=false", check=False)
         cluster.kubectl_apply((REPO / "crds" / "asgiservice.yaml").read_text())
+
+
+def test_a_namespace_being_deleted_gets_no_writes_and_no_tracebacks(
+    cluster: Cluster, operator_kubeconfig: Path
+) -> None:
+    if cluster.audit_events() is None:
+        pytest.skip("needs the API server's audit log (the lab has one)")
+    from asgi_operator.kube.api import ApiError, Kind, KubeApi, load_client
+
+    namespace = f"doomed-{time.time_ns() % 10**8}"
+    cluster.kubectl("create", "namespace", namespace)
+    op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
+    hold = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "hold", "namespace": namespace, "finalizers": ["example.com/hold"]},
+    }
+    try:
+        names = [f"app{i}" for i in range(6)]
+        for name in names:
+            doc = rolling(example("hello.yaml"))
+            doc["metadata"]["name"] = name
+            apply(cluster, namespace, doc)
+        for name in names:
+            wait_ready(cluster, namespace, name)
+        # a finalizer keeps the namespace Terminating until the test lets go, like a slow controller would
+        cluster.kubectl_apply(json.dumps(hold))
+        since = _wait_quiet(cluster, op, time.time() - 1)
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+        wait_until(
+            "every AsgiService and child deleted by the namespace controller",
+            lambda: (
+                cluster.kubectl(
+                    "get", "asgiservices,deployments,services,pdb,httproutes", "-n", namespace, "-o", "name"
+                ).stdout.strip()
+                == ""
+            ),
+            120,
+        )
+        # the API server's answer when something is created in a terminating namespace: not RBAC
+        api = KubeApi(load_client(str(cluster.admin_kubeconfig)))
+        with pytest.raises(ApiError) as err:
+            api.create(Kind("v1", "ConfigMap", "configmaps"), namespace, {"metadata": {"name": "late"}, "data": {}})
+        assert err.value.namespace_terminating and not err.value.rbac_denied
+        writes = operator_writes(cluster, since)
+        assert writes == [], writes
+        logs = op.logs()
+        assert "Traceback" not in logs
+        assert "lacks a permission" not in logs
+    finally:
+        cluster.kubectl(
+            "patch",
+            "configmap",
+            "hold",
+            "-n",
+            namespace,
+            "--type=merge",
+            "-p",
+            '{"metadata":{"finalizers":null}}',
+            check=False,
+        )
+        op.stop()
+
+
+def test_plugin_refuses_a_request_that_would_do_nothing(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    import subprocess
+    import sys
+
+    apply(cluster, namespace, rolling(example("hello.yaml")))
+    wait_ready(cluster, namespace, "hello")
+    before = must_get(cluster, "asgiservice", "hello", namespace)["metadata"].get("annotations", {})
+    for verb in ("retry", "abort", "promote"):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "asgi_operator.cli.plugin",
+                f"--kubeconfig={cluster.admin_kubeconfig}",
+                "-n",
+                namespace,
+                verb,
+                "hello",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert out.returncode == 1, out
+        assert f"nothing to {verb}" in out.stderr
+        assert "requested" not in out.stdout
+    assert must_get(cluster, "asgiservice", "hello", namespace)["metadata"].get("annotations", {}) == before

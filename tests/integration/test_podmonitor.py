@@ -4,6 +4,7 @@ CRD file, then removed again)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from integration.helpers import apply, example, get, must_get, wait_ready, wait_until
@@ -53,6 +54,27 @@ def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
             assert monitor["metadata"]["ownerReferences"][0]["uid"] == asvc["metadata"]["uid"]
             # the pod template did not change: a PodMonitor appearing is not a new revision (no canary)
             assert asvc["status"]["stableRevision"] == asvc["status"]["revision"]
+            # a duration the AsgiService takes but prometheus-operator's pattern does not is rendered canonical
+            raw = {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "PodMonitor",
+                "metadata": {"name": "raw", "namespace": namespace},
+                "spec": {"selector": spec["selector"], "podMetricsEndpoints": [{"port": "http", "interval": "1.5m"}]},
+            }
+            refused = cluster.kubectl(
+                "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=json.dumps(raw), check=False
+            )
+            assert refused.returncode != 0 and "should match" in refused.stderr
+            doc["spec"]["metrics"]["interval"] = "1.5m"
+            apply(cluster, namespace, doc)
+            wait_until(
+                "the PodMonitor's interval in canonical form",
+                lambda: (
+                    must_get(cluster, "podmonitor", "hello", namespace)["spec"]["podMetricsEndpoints"][0]["interval"]
+                    == "1m30s"
+                ),
+            )
+            wait_ready(cluster, namespace, "hello")
             # switching scraping off removes the PodMonitor the operator created
             doc["spec"]["metrics"]["scrape"] = "none"
             apply(cluster, namespace, doc)

@@ -260,6 +260,8 @@ class LoadDriver:
     plane: DataPlane
     rate: float = 50.0
     workers: int = 4
+    # (path, share) of the requests; the rest go to "/"
+    paths: tuple[tuple[str, float], ...] = ()
     sent: dict[str, int] = field(default_factory=lambda: {"stable": 0, "canary": 0})
     statuses: dict[int, int] = field(default_factory=dict)
     weights: dict[str, int] = field(default_factory=lambda: {"stable": 100, "canary": 0})
@@ -314,8 +316,14 @@ class LoadDriver:
                 continue
             conn = conns.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conns[port] = conn
+            path, draw = "/", rng.random()
+            for candidate, share in self.paths:
+                if draw < share:
+                    path = candidate
+                    break
+                draw -= share
             try:
-                conn.request("GET", "/")
+                conn.request("GET", path)
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status

@@ -404,3 +404,39 @@ def test_rolling_update_strategy_skips_the_canary() -> None:
     assert d.canary_replicas == 0
     assert [e.reason for e in d.events] == ["Updated"]
     assert rolling_update(d.rollout, replace(obs, now=T0)).events == []
+
+
+def with_stable(verdict: str, source: str) -> AnalysisResult:
+    from asgi_operator.api.models import StableBaseline
+
+    baseline = StableBaseline(
+        revision="v1", source=source, at="t", window="8s", requests=500, error_rate=0.0, latency_p99_seconds=0.05
+    )  # type: ignore[arg-type]
+    return result(verdict).model_copy(update={"stable_baseline": baseline})
+
+
+def test_stable_baseline_is_kept_in_status_for_later_steps_and_reset_by_a_new_rollout(world: World) -> None:
+    start_canary(world)
+    world.later(30)
+    d = world.step("v2", SPEC_V2, with_stable("Pass", "SameWindow"))
+    kept = d.rollout.stable_baseline
+    assert kept is not None and (kept.source, kept.requests) == ("EarlierAnalysis", 500)
+    # it survives a restart (it is part of the persisted position) ...
+    persisted = RolloutStatus.model_validate(world.status.model_dump(by_alias=True, mode="json"))
+    assert persisted.stable_baseline == kept
+    # ... a comparison with the kept baseline does not overwrite it with itself
+    world.later(30)
+    d = world.step("v2", SPEC_V2, with_stable("NoData", "EarlierAnalysis"))
+    assert d.rollout.stable_baseline == kept
+    # a new rollout measures afresh
+    world.step("v3", SPEC_V3)
+    assert world.status.stable_baseline is None
+
+
+def test_the_hold_reason_says_which_kind_of_no_answer(world: World) -> None:
+    start_canary(world)
+    world.later(30)
+    rejected = result("Error").model_copy(update={"reason": "QueryRejected", "message": "bad_data: parse error"})
+    d = world.step("v2", SPEC_V2, rejected)
+    assert (d.rollout.phase, d.rollout.reason) == ("Progressing", "QueryRejected")
+    assert "parse error" in d.rollout.message

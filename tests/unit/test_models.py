@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from asgi_operator.api.durations import format_seconds, parse_duration, seconds
 from asgi_operator.api.models import AsgiService, AsgiServiceSpec, ServerSpec
 from asgi_operator.api.servers import ServerKind
-from invalid_specs import BASE, INVALID, Invalid
+from invalid_specs import AT_THE_EDGE, BASE, INVALID, Invalid, at_the_edge
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 
@@ -81,3 +81,28 @@ def test_malformed_durations(text: str) -> None:
 @pytest.mark.parametrize(("value", "text"), [(0.2, "200ms"), (30, "30s"), (90, "90s"), (300, "5m"), (7200, "2h")])
 def test_format_seconds(value: float, text: str) -> None:
     assert format_seconds(value) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical_form"),
+    [
+        ("1.5m", "1m30s"),
+        ("90s", "1m30s"),
+        ("0.25s", "250ms"),
+        ("2h", "2h"),
+        ("30s1m", "1m30s"),
+        ("1h0.5m", "1h30s"),
+        ("1.001s", "1s1ms"),
+        ("0.0001s", "1ms"),
+    ],
+)
+def test_durations_leave_the_operator_in_canonical_form(text: str, canonical_form: str) -> None:
+    from asgi_operator.api.durations import canonical
+
+    assert canonical(text) == canonical_form
+    assert seconds(canonical_form) == pytest.approx(max(seconds(text), 0.001), abs=0.0005)
+
+
+@pytest.mark.parametrize("changes", [c for _, c in AT_THE_EDGE], ids=[i for i, _ in AT_THE_EDGE])
+def test_specs_at_the_edge_of_a_rule_are_accepted(changes: dict[str, object]) -> None:
+    AsgiService.model_validate(at_the_edge(changes))

@@ -77,3 +77,28 @@ def test_an_idle_service_shows_only_the_stable() -> None:
     text = render_status(obj, NOW)
     assert "Stable:      def" in text
     assert "Canary:" not in text
+
+
+def test_requests_that_would_do_nothing_are_refused_with_the_reason() -> None:
+    from asgi_operator.cli.plugin import refusal
+
+    def obj(phase: str, **rollout: object) -> dict[str, object]:
+        body = asvc({"phase": phase, **rollout}, revision="abc", observedGeneration=3)
+        body["metadata"] = {"namespace": "shop", "name": "web", "generation": 3}  # type: ignore[index]
+        return body
+
+    idle = obj("Idle")
+    assert "nothing to retry" in (refusal(idle, "retry") or "")
+    assert "nothing to promote" in (refusal(idle, "promote") or "")
+    assert "nothing to promote" in (refusal(idle, "promote-full") or "")
+    assert "nothing to abort" in (refusal(idle, "abort") or "")
+    rolled_back = obj("RolledBack", failedRevision="abc")
+    assert refusal(rolled_back, "retry") is None
+    # the spec moved on since the rollback: a new canary starts by itself, nothing to retry
+    assert refusal(obj("RolledBack", failedRevision="old"), "retry") is not None
+    assert refusal(obj("Progressing"), "promote") is None
+    assert refusal(obj("Progressing"), "abort") is None
+    # a spec the operator has not seen yet may start a canary: the request is passed on
+    unseen = obj("Idle")
+    unseen["metadata"]["generation"] = 4  # type: ignore[index]
+    assert refusal(unseen, "abort") is None

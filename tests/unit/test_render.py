@@ -213,9 +213,20 @@ def test_workers_default_to_one_whatever_the_cpu(kind: ServerKind, monkeypatch: 
     assert all(e["name"] != MULTIPROC_ENV for e in container(spec).get("env", []))
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+# hypercorn drops in-flight requests on SIGTERM with several workers, so the models refuse workers > 1 for it
+# (tests/integration/test_servers_real.py::test_hypercorn_with_several_workers_drops_in_flight_requests)
+MULTI_WORKER_KINDS = [k for k in KINDS if k is not ServerKind.HYPERCORN]
+
+
+@pytest.mark.parametrize("kind", MULTI_WORKER_KINDS, ids=[k.value for k in MULTI_WORKER_KINDS])
 def test_workers_as_set(kind: ServerKind) -> None:
     assert flag(server_command(server_spec(kind, workers=5)), "--workers") == "5"
+
+
+def test_hypercorn_runs_one_worker_only() -> None:
+    assert flag(server_command(server_spec(ServerKind.HYPERCORN, workers=1)), "--workers") == "1"
+    with pytest.raises(ValidationError, match=r"workers: hypercorn with workers > 1 drops in-flight requests"):
+        server_spec(ServerKind.HYPERCORN, workers=2)
 
 
 def test_several_workers_run_prometheus_in_multiprocess_mode() -> None:

@@ -46,6 +46,25 @@ def format_seconds(value: float) -> str:
     return f"{value:g}s"
 
 
+def canonical(value: str | float) -> str:
+    """A duration in the one form every consumer parses: Prometheus' scrape intervals and PromQL ranges,
+    Go's time.ParseDuration, and our own pattern. Units descend, each once, whole numbers only:
+    `1.5m` -> `1m30s`, `90s` -> `1m30s`, `0.25s` -> `250ms`, `2h` -> `2h`. Rounded to the millisecond
+    (at least 1ms for a positive duration)."""
+    total = seconds(value) if isinstance(value, str) else float(value)
+    ms = round(total * 1000)
+    if ms == 0 and total > 0:
+        ms = 1
+    if ms <= 0:
+        return "0s"
+    out = []
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, ms = divmod(ms, size)
+        if count:
+            out.append(f"{count}{unit}")
+    return "".join(out)
+
+
 Duration = Annotated[
     str,
     AfterValidator(_check),

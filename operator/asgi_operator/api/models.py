@@ -51,6 +51,9 @@ NAME_MESSAGE: Final = (
     "the operator names Services <name>-stable and <name>-canary"
 )
 ENV_NAME_PATTERN: Final = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+PROM_LABEL_PATTERN: Final = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+# The analysis window, when not set, holds at least this many scrapes (rate() needs 2; 4 is the usual rule).
+WINDOW_SCRAPES: Final = 4
 
 
 def _rules_to_schema(schema: dict[str, Any], cls: type[BaseModel]) -> None:
@@ -90,7 +93,9 @@ def nested(model: type[BaseModel], description: str) -> Any:
 def _cel_ceil(duration_field: str) -> str:
     """CEL for a duration in whole seconds, rounded up (how the servers' flags and Kubernetes take it)."""
     d = f"duration({duration_field})"
-    return f"({d}.getSeconds() + ({d}.getMilliseconds() > 0 ? 1 : 0))"
+    # cel-go's getMilliseconds() on a duration is the TOTAL in milliseconds (Go's Duration.Milliseconds()),
+    # not the part below a second: the fraction is the remainder
+    return f"({d}.getSeconds() + ({d}.getMilliseconds() % 1000 > 0 ? 1 : 0))"
 
 
 def ceil_seconds(duration: str) -> int:
@@ -279,6 +284,16 @@ class ServerSpec(Model):
             lambda s: s.root_path is None or re.fullmatch(r"/[^ ]*[^/ ]", s.root_path) is not None,
             ".rootPath",
         ),
+        # hypercorn (0.18, hypercorn/run.py run()): on SIGTERM the main process waits for the FIRST worker to
+        # exit, then terminate()s the others; an idle worker exits at once, and a busy one dies with its requests.
+        Rule(
+            f"self.kind != {cel_string(ServerKind.HYPERCORN.value)} || self.workers == 1",
+            "hypercorn with workers > 1 drops in-flight requests on SIGTERM (its main process kills the busy "
+            "workers as soon as an idle one has exited): use workers: 1 and scale with replicas, or use uvicorn, "
+            "gunicorn or granian for several workers per pod",
+            lambda s: s.kind != ServerKind.HYPERCORN or s.workers == 1,
+            ".workers",
+        ),
         *(_unsupported(option, kind, why) for option, kinds in UNSUPPORTED.items() for kind, why in kinds.items()),
     )
 
@@ -455,11 +470,22 @@ class MetricsSpec(Model):
     path: str = Field("/metrics", max_length=256, pattern=r"^/")
     port: int | None = Field(None, ge=1024, le=65535, description="Unset: the app's port.")
     interval: Duration = Field(
-        "10s", description="Scrape interval of the PodMonitor; the analysis window must hold 4 scrapes."
+        "10s",
+        description="Scrape interval of the PodMonitor (at least 1s). The analysis window (rollout.slo.window) "
+        "must hold at least 2 scrapes.",
     )
     scrape: Literal["auto", "annotations", "podMonitor", "none"] = Field(
         "auto",
         description="auto: a PodMonitor when the prometheus-operator CRD exists, else prometheus.io/* pod annotations.",
+    )
+
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "duration(self.interval) >= duration('1s')",
+            "interval must be at least 1s",
+            lambda m: seconds(m.interval) >= 1,
+            ".interval",
+        ),
     )
 
 
@@ -587,7 +613,10 @@ class MetricsProfile(StrEnum):
 
 
 class RelativeSLOSpec(Model):
-    """Thresholds relative to the stable revision, measured in the same window."""
+    """Thresholds relative to the stable revision. Stable is measured in the same window while it serves
+    traffic; when it serves none (the 100 % step), the canary is compared with stable's baseline: its last
+    conclusive measurement in this rollout, else the window that ended when the rollout started. A relative
+    check that has neither never passes: the step holds (NoData) until the progress deadline."""
 
     max_error_rate_increase: float | None = Field(
         None,
@@ -604,6 +633,21 @@ class RelativeSLOSpec(Model):
     )
 
 
+class RouteSLOSpec(Model):
+    """The worst single route (fastapiInstrumentator: the `handler` label, starletteExporter: `path`, custom:
+    queries.routeLabel) must hold these. Routes with fewer than minRequests requests in the window are not
+    judged; when no route has that many, the check cannot be evaluated and the step holds (NoData)."""
+
+    max_error_rate: float = Field(ge=0, le=1, description="Highest share of 5xx responses of any one route.")
+    max_latency_p99: Duration | None = Field(
+        None,
+        alias="maxLatencyP99",
+        description="Highest p99 latency of any one route. fastapiInstrumentator's per-handler histogram has "
+        "only the buckets 0.1, 0.5 and 1s unless the app configures more: use a bucket boundary.",
+    )
+    min_requests: int = Field(10, ge=1, le=1000000, description="Requests a route needs in the window to be judged.")
+
+
 class SLOSpec(Model):
     """What the canary must hold at every step."""
 
@@ -615,9 +659,17 @@ class SLOSpec(Model):
         description="Fewer requests than this in the window is 'no data': the step holds, it neither passes nor fails.",
     )
     window: Duration | None = Field(
-        None, description="The range the rates are computed over. Unset: rollout.interval (at least 30s)."
+        None,
+        description="The range the rates are computed over. At least 2 scrapes (2 x metrics.interval: rate() "
+        f"needs two samples); {WINDOW_SCRAPES} or more are safer. Unset: rollout.interval, but at least "
+        f"{WINDOW_SCRAPES} x metrics.interval.",
     )
-    relative: RelativeSLOSpec | None = None
+    relative: RelativeSLOSpec | None = Field(None, description="Thresholds relative to the stable revision.")
+    per_route: RouteSLOSpec | None = Field(
+        None,
+        description="Checks on the worst route, so errors or slowness concentrated on one rarely used route "
+        "are not averaged away by the others.",
+    )
 
 
 class CustomQueries(Model):
@@ -627,6 +679,21 @@ class CustomQueries(Model):
     error_rate: str = Field(min_length=1, max_length=4096, description="Returns the share of failed requests.")
     latency_p99: str = Field(min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds.")
     requests: str = Field(min_length=1, max_length=4096, description="Returns the request count in the window.")
+    route_label: str | None = Field(
+        None,
+        max_length=128,
+        pattern=PROM_LABEL_PATTERN,
+        description="The label naming the route in the route queries (slo.perRoute).",
+    )
+    route_requests: str | None = Field(
+        None, max_length=4096, description="slo.perRoute: the request count in the window, one series per route."
+    )
+    route_error_rate: str | None = Field(
+        None, max_length=4096, description="slo.perRoute: the share of failed requests, one series per route."
+    )
+    route_latency_p99: str | None = Field(
+        None, max_length=4096, alias="routeLatencyP99", description="slo.perRoute: p99 seconds, one series per route."
+    )
 
 
 class PrometheusSpec(Model):
@@ -650,6 +717,15 @@ class PrometheusSpec(Model):
             ".queries",
         ),
     )
+
+
+def _route_queries_complete(r: RolloutSpec) -> bool:
+    per_route, q = r.slo.per_route, r.prometheus.queries
+    if per_route is None or r.prometheus.profile != MetricsProfile.CUSTOM:
+        return True
+    if q is None or not (q.route_label and q.route_requests and q.route_error_rate):
+        return False
+    return per_route.max_latency_p99 is None or bool(q.route_latency_p99)
 
 
 class RolloutSpec(Model):
@@ -713,6 +789,16 @@ class RolloutSpec(Model):
             "progressDeadline must be longer than interval",
             lambda r: seconds(r.progress_deadline) > seconds(r.interval),
             ".progressDeadline",
+        ),
+        Rule(
+            "!has(self.slo.perRoute) || self.prometheus.profile != 'custom' || (has(self.prometheus.queries) && "
+            "has(self.prometheus.queries.routeLabel) && has(self.prometheus.queries.routeRequests) && "
+            "has(self.prometheus.queries.routeErrorRate) && (!has(self.slo.perRoute.maxLatencyP99) || "
+            "has(self.prometheus.queries.routeLatencyP99)))",
+            "slo.perRoute with the custom profile needs prometheus.queries.routeLabel, routeRequests and "
+            "routeErrorRate (and routeLatencyP99 with perRoute.maxLatencyP99)",
+            _route_queries_complete,
+            ".slo.perRoute",
         ),
     )
 
@@ -800,6 +886,14 @@ class AsgiServiceSpec(Model):
             ),
             ".shutdown.terminationGracePeriod",
         ),
+        Rule(
+            "!has(self.rollout.slo.window) || "
+            "duration(self.rollout.slo.window) >= duration(self.metrics.interval) + duration(self.metrics.interval)",
+            "rollout.slo.window must hold at least 2 scrapes (2 x metrics.interval): rate() needs two samples in "
+            f"the window, so a shorter one can never see a rate ({WINDOW_SCRAPES} scrapes or more are safer)",
+            lambda s: s.rollout.slo.window is None or seconds(s.rollout.slo.window) >= 2 * seconds(s.metrics.interval),
+            ".rollout.slo.window",
+        ),
     )
 
 
@@ -819,10 +913,43 @@ class Condition(StatusModel):
     observed_generation: int | None = None
 
 
+class StableBaseline(StatusModel):
+    """Stable's numbers that a relative check compared the canary with, and where they come from."""
+
+    revision: str
+    source: Literal["SameWindow", "EarlierAnalysis", "BeforeRollout"] = Field(
+        description="SameWindow: measured with the canary; EarlierAnalysis: kept from an earlier analysis of "
+        "this rollout while stable still served traffic; BeforeRollout: the window ending when the rollout started."
+    )
+    at: str = Field(description="The end of the window stable was measured in.")
+    window: str
+    requests: float
+    error_rate: float
+    latency_p99_seconds: float = Field(alias="latencyP99Seconds")
+
+
+class RouteResult(StatusModel):
+    """The per-route check: the worst route by error rate and by p99, among routes with enough requests."""
+
+    judged: int = Field(0, description="Routes with at least minRequests requests in the window.")
+    min_requests: int
+    max_error_rate: float
+    max_latency_p99_seconds: float | None = Field(None, alias="maxLatencyP99Seconds")
+    worst_route: str | None = None
+    worst_route_error_rate: float | None = None
+    slowest_route: str | None = None
+    slowest_route_latency_p99_seconds: float | None = Field(None, alias="slowestRouteLatencyP99Seconds")
+
+
 class AnalysisResult(StatusModel):
     """One analysis of the canary, with the numbers behind the verdict."""
 
     verdict: Literal["Pass", "Fail", "NoData", "Error"]
+    reason: str | None = Field(
+        None,
+        description="Why an analysis held: NoData (Prometheus answered, without enough data), QueryRejected "
+        "(Prometheus refused the query) or PrometheusUnavailable (no answer).",
+    )
     at: str
     step: int
     weight: int
@@ -834,6 +961,8 @@ class AnalysisResult(StatusModel):
     min_requests: int
     stable_error_rate: float | None = None
     stable_latency_p99_seconds: float | None = Field(None, alias="stableLatencyP99Seconds")
+    stable_baseline: StableBaseline | None = None
+    routes: RouteResult | None = None
     message: str = ""
 
 
@@ -866,6 +995,11 @@ class RolloutStatus(StatusModel):
     last_request: str | None = Field(None, description="The last asgi.dev/request handled.")
     failed_revision: str | None = None
     approximate_split: bool = False
+    stable_baseline: StableBaseline | None = Field(
+        None,
+        description="Stable's last conclusive numbers in this rollout, for relative checks once stable serves "
+        "no traffic.",
+    )
     stable_spec: dict[str, Any] | None = Field(
         None, description="The spec of the stable revision, so its pods can be rendered while a canary runs."
     )

@@ -86,6 +86,29 @@ def render_status(obj: dict[str, Any], now: datetime | None = None) -> str:
     return "\n".join(lines)
 
 
+def refusal(obj: dict[str, Any], verb: str) -> str | None:
+    """Why a request would do nothing (the operator acts on it only in the right phase), or None."""
+    status = obj.get("status") or {}
+    rollout = status.get("rollout") or {}
+    phase = rollout.get("phase", "Idle")
+    name = obj["metadata"]["name"]
+    if verb == "retry":
+        failed = rollout.get("failedRevision")
+        if phase in ("RolledBack", "Failed") and failed and failed == status.get("revision"):
+            return None
+        return (
+            f"nothing to retry: {name} has no rolled-back or failed revision to run again (rollout phase {phase}); "
+            "retry applies after a rollback or failure, while the spec still renders that revision"
+        )
+    if verb in ("promote", "promote-full", "abort"):
+        spec_not_seen = status.get("observedGeneration") != obj["metadata"].get("generation")
+        if phase == "Progressing" or spec_not_seen:
+            return None
+        what = "abort" if verb == "abort" else "promote"
+        return f"nothing to {what}: {name} has no canary in progress (rollout phase {phase})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="kubectl asgi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             annotations = {keys.ANNOTATION_PAUSED: None}
         else:
             verb = "promote-full" if args.command == "promote" and args.full else args.command
+            why_not = refusal(obj, verb)
+            if why_not is not None:
+                print(f"error: {why_not}", file=sys.stderr)
+                return 1
             annotations = {keys.ANNOTATION_REQUEST: f"{verb}/{time.time_ns()}"}
         api.patch(ASGI_SERVICE, namespace, args.name, {"metadata": {"annotations": annotations}})
     except ApiError as e:

@@ -11,6 +11,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from ..kube.api import KubeApi, load_client
+from .namespaces import TerminatingNamespaces
 from .queue import Key, WorkQueue
 from .reconciler import Reconciler
 from .settings import Settings
@@ -22,7 +23,8 @@ class Controller:
     def __init__(self, settings: Settings, api: KubeApi | None = None) -> None:
         self.settings = settings
         self.api = api or KubeApi(load_client(settings.kubeconfig), timeout=settings.api_timeout)
-        self.reconciler = Reconciler(self.api, settings)
+        self.terminating = TerminatingNamespaces()
+        self.reconciler = Reconciler(self.api, settings, terminating=self.terminating)
         self.queue = WorkQueue(self._work, concurrency=settings.concurrency)
         self._executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="reconcile")
 
@@ -38,6 +40,12 @@ class Controller:
 
     def forget(self, namespace: str, name: str) -> None:
         self.queue.forget((namespace, name))
+
+    def namespace_changed(self, name: str, terminating: bool) -> None:
+        if terminating:
+            self.terminating.mark(name)
+        else:
+            self.terminating.clear(name)
 
     async def _work(self, key: Key) -> float | None:
         loop = asyncio.get_running_loop()

@@ -22,8 +22,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..api import keys
-from ..api.durations import format_seconds, seconds
-from ..api.models import AnalysisResult, AsgiService, AsgiServiceSpec, AsgiServiceStatus, PendingEvent
+from ..api.durations import seconds
+from ..api.models import (
+    AnalysisResult,
+    AsgiService,
+    AsgiServiceSpec,
+    AsgiServiceStatus,
+    PendingEvent,
+    StableBaseline,
+)
 from ..kube.api import (
     ASGI_SERVICE,
     DEPLOYMENT,
@@ -37,20 +44,21 @@ from ..kube.api import (
     kind_of,
 )
 from ..kube.events import EventSpec, post_event
-from ..prom.client import PrometheusPool, PrometheusUnavailable
+from ..prom.client import PrometheusError, PrometheusPool, QueryRejected
 from ..reconcile.observe import annotation, is_paused, workload
 from ..reconcile.plan import Plan, plan
-from ..reconcile.status import Problem, compute
+from ..reconcile.status import Problem, compute, converged_before
 from ..render.children import revision_of
 from ..render.drift import holds
 from ..render.meta import Owner, selector
 from ..render.scaling import fixed_replicas
-from ..rollout.analysis import Sample, evaluate
-from ..rollout.machine import Decision, Observation, advance, iso, rolling_update
-from ..rollout.queries import CHECK_LABEL, Target, combined, profile_for
+from ..rollout.analysis import Sample, analysis_window, evaluate, needs_before_rollout, stable_reference
+from ..rollout.machine import Decision, Observation, advance, iso, parse_time, rolling_update
+from ..rollout.queries import RouteCheck, Target, combined, profile_for
 from ..routers.base import RouterError
 from . import telemetry
-from .queue import Key
+from .namespaces import TerminatingNamespaces
+from .queue import Key, RetryLater
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,13 +68,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def analysis_window(spec: AsgiServiceSpec) -> str:
-    """slo.window, else the analysis interval but at least four scrapes."""
-    if spec.rollout.slo.window:
-        return spec.rollout.slo.window
-    return format_seconds(max(seconds(spec.rollout.interval), 4 * seconds(spec.metrics.interval)))
-
-
 @dataclass
 class Outcome:
     requeue_after: float | None = None
@@ -74,10 +75,17 @@ class Outcome:
 
 
 class Reconciler:
-    def __init__(self, api: KubeApi, settings: Settings, prometheus: PrometheusPool | None = None) -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        settings: Settings,
+        prometheus: PrometheusPool | None = None,
+        terminating: TerminatingNamespaces | None = None,
+    ) -> None:
         self.api = api
         self.settings = settings
         self.prometheus = prometheus or PrometheusPool()
+        self.terminating = terminating or TerminatingNamespaces()
         self.clock = utcnow
         self._posted: set[str] = set()  # pending events already posted by this process
 
@@ -95,6 +103,8 @@ class Reconciler:
 
     def _reconcile(self, key: Key) -> Outcome:
         namespace, name = key
+        if namespace in self.terminating:
+            return Outcome()  # the namespace controller is deleting everything in it: never fight it
         body = self.api.get(ASGI_SERVICE, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             telemetry.forget(namespace, name)
@@ -103,7 +113,14 @@ class Reconciler:
             obj = AsgiService.model_validate(body)
         except ValidationError as e:
             return self._invalid(body, e)
-        return _Pass(self, body, obj).run()
+        try:
+            return _Pass(self, body, obj).run()
+        except ApiError as e:
+            if not e.namespace_terminating:
+                raise
+            if self.terminating.mark(namespace):
+                log.info("namespace %s is being deleted: its AsgiServices are left alone", namespace)
+            return Outcome()
 
     def _invalid(self, body: Body, error: ValidationError) -> Outcome:
         """A spec the CRD let through but the operator cannot run: say so, do not crash or retry."""
@@ -153,18 +170,23 @@ class Reconciler:
 
     def analyze(self, namespace: str, name: str, spec: AsgiServiceSpec, decision: Decision) -> AnalysisResult:
         rollout = decision.rollout
-        prom_spec = spec.rollout.prometheus
+        prom_spec, slo = spec.rollout.prometheus, spec.rollout.slo
         window = analysis_window(spec)
+        now = self.clock()
         step, weight = rollout.step_index + 1, rollout.canary_weight
-        verdict = partial(evaluate, slo=spec.rollout.slo, window=window, at=iso(self.clock()), step=step, weight=weight)
+        verdict = partial(evaluate, slo=slo, window=window, at=iso(now), step=step, weight=weight)
         address = prom_spec.address or self.settings.prometheus_url
         if not address:
             return verdict(
                 canary=None,
-                stable=None,
                 error="no address: set spec.rollout.prometheus.address or the operator's --prometheus-url",
             )
         profile = profile_for(prom_spec.profile, prom_spec.queries)
+        routes = (
+            RouteCheck(slo.per_route.min_requests, slo.per_route.max_latency_p99 is not None)
+            if slo.per_route is not None
+            else None
+        )
         excluded = (
             spec.probes.path,
             spec.metrics.path,
@@ -172,26 +194,44 @@ class Reconciler:
         )
         client = self.prometheus.get(address, seconds(prom_spec.timeout))
 
-        def sample(track: str, revision: str) -> Sample:
+        def sample(track: str, revision: str, at: datetime | None = None) -> Sample:
             target = Target(namespace, name, track, revision, window, excluded)
             began = time.perf_counter()
             try:
-                values = client.vector(combined(profile, target), CHECK_LABEL)
-            except PrometheusUnavailable:
+                series = client.query(combined(profile, target, routes if track == keys.TRACK_CANARY else None), at)
+            except PrometheusError:
                 telemetry.PROM_QUERIES.labels("error").inc()
                 raise
             finally:
                 telemetry.PROM_QUERY_SECONDS.observe(time.perf_counter() - began)
             telemetry.PROM_QUERIES.labels("ok").inc()
-            return Sample.from_checks(values)
+            return Sample.from_series(((s.labels, s.value) for s in series), profile.route_label)
 
+        stable: StableBaseline | None = None
         try:
             canary = sample(keys.TRACK_CANARY, rollout.canary_revision or "")
-            stable = None
-            if spec.rollout.slo.relative is not None and rollout.stable_revision:
-                stable = sample(keys.TRACK_STABLE, rollout.stable_revision)
-        except PrometheusUnavailable as e:
-            result = verdict(canary=None, stable=None, error=str(e))
+            stable_revision = rollout.stable_revision
+            if slo.relative is not None and stable_revision:
+                current = sample(keys.TRACK_STABLE, stable_revision)
+                before, before_at = None, None
+                started = parse_time(rollout.started_at)
+                stored = rollout.stable_baseline
+                if started is not None and needs_before_rollout(current, stored, stable_revision, slo.min_requests):
+                    # stable serves nothing now and nothing was kept: the window that ended when the rollout
+                    # started, when stable had all the traffic
+                    before, before_at = sample(keys.TRACK_STABLE, stable_revision, started), iso(started)
+                stable = stable_reference(
+                    revision=stable_revision,
+                    current=current,
+                    current_at=iso(now),
+                    window=window,
+                    stored=stored,
+                    before_rollout=before,
+                    before_rollout_at=before_at,
+                    min_requests=slo.min_requests,
+                )
+        except PrometheusError as e:
+            result = verdict(canary=None, error=str(e), rejected=isinstance(e, QueryRejected))
         else:
             result = verdict(canary=canary, stable=stable)
         telemetry.ANALYSES.labels(namespace, name, result.verdict).inc()
@@ -214,6 +254,7 @@ class _Pass:
         self.namespace, self.name = meta["namespace"], meta["name"]
         self.owner = Owner(self.name, self.namespace, meta["uid"])
         self.spec = obj.spec
+        self.generation = int(meta.get("generation", 0))
         self.outcome = Outcome()
         self.applied: dict[tuple[str, str], Body] = {}
 
@@ -270,6 +311,8 @@ class _Pass:
         try:
             self.sync_children(the_plan, decision)
         except (ApiError, RouterError) as e:
+            if isinstance(e, ApiError) and e.namespace_terminating:
+                raise  # nothing to report: the namespace and everything in it are going away
             problem = self.problem(e)
 
         # a Deployment just written is judged by what the API server returned (new generation, not yet
@@ -301,7 +344,9 @@ class _Pass:
 
     # ------------------------------------------------------------------ acting
     def sync_children(self, the_plan: Plan, decision: Decision) -> None:
-        created, updated, repaired = [], [], []
+        created: list[str] = []
+        updated: list[str] = []
+        repaired: list[str] = []
         for manifest in the_plan.children.apply:
             kind = kind_of(manifest)
             if not self.api.served(kind):
@@ -320,7 +365,8 @@ class _Pass:
                 self._apply(handover, keys.REPLICAS_FIELD_MANAGER)  # the HPA's minimum from the start
             ref = f"{kind.kind}/{manifest['metadata']['name']}"
             if live is None:
-                created.append(ref)
+                # deleted by somebody after the last reconcile had written it: a repair
+                (repaired if converged_before(self.obj.status, self.generation) else created).append(ref)
             elif _config_hash(live) == _config_hash(manifest):
                 repaired.append(ref)  # our manifest did not change: somebody changed the object
             else:
@@ -388,8 +434,10 @@ class _Pass:
         if isinstance(error, RouterError):
             return Problem("RouterError", str(error), stalled=True)
         assert isinstance(error, ApiError)
-        if error.forbidden:
+        if error.rbac_denied:
             return Problem("Forbidden", f"the operator lacks a permission: {error.message}", stalled=False)
+        if error.forbidden:  # admission (quota, pod security, a webhook), not RBAC
+            return Problem("AdmissionDenied", f"the API server refused a child object: {error.message}", stalled=False)
         if error.status == 422:
             return Problem("InvalidChild", f"the API server rejected a child object: {error.message}", stalled=True)
         return Problem("ApiError", f"{error.status} {error.reason}: {error.message}", stalled=False)
@@ -405,6 +453,8 @@ class _Pass:
             telemetry.API_WRITES.labels("Event", "create").inc()
             self.outcome.writes += 1
         except ApiError as e:
+            if e.namespace_terminating:
+                raise
             log.warning("could not post event %s on %s/%s: %s", event.reason, self.namespace, self.name, e)
 
     def post_pending(self, decision: Decision) -> None:
@@ -466,7 +516,7 @@ class _Pass:
                 telemetry.ROLLOUTS.labels(self.namespace, self.name, result).inc()
 
 
-class RetryableError(Exception):
+class RetryableError(RetryLater):
     """The pass hit a transient problem (reported in status); the work queue retries with backoff."""
 
 
@@ -495,4 +545,4 @@ def _owned_by(live: Body, uid: str) -> bool:
     return any(ref.get("uid") == uid and ref.get("controller") for ref in live["metadata"].get("ownerReferences", []))
 
 
-__all__ = ["Outcome", "Reconciler", "RetryableError", "analysis_window"]
+__all__ = ["Outcome", "Reconciler", "RetryableError"]

@@ -67,14 +67,20 @@ def kind_of(manifest: Body) -> Kind:
     return KINDS[(manifest["apiVersion"], manifest["kind"])]
 
 
+NAMESPACE_TERMINATING_CAUSE: Final = "NamespaceTerminating"
+
+
 class ApiError(Exception):
     """A non-2xx answer, with the API server's own message (what a person needs to fix it)."""
 
-    def __init__(self, status: int, reason: str, message: str, method: str, path: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, method: str, path: str, *, causes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{method} {path}: {status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes  # details.causes[].reason of the API server's Status
 
     @property
     def not_found(self) -> bool:
@@ -87,6 +93,18 @@ class ApiError(Exception):
     @property
     def forbidden(self) -> bool:
         return self.status == 403
+
+    @property
+    def namespace_terminating(self) -> bool:
+        """The namespace is being deleted: nothing new may be created in it (NamespaceLifecycle admission)."""
+        return self.status == 403 and (
+            NAMESPACE_TERMINATING_CAUSE in self.causes or "because it is being terminated" in self.message
+        )
+
+    @property
+    def rbac_denied(self) -> bool:
+        """A 403 from authorization (`User "x" cannot create resource ...`), not from admission."""
+        return self.status == 403 and " cannot " in self.message and not self.namespace_terminating
 
     @property
     def retryable(self) -> bool:
@@ -152,12 +170,15 @@ class KubeApi:
         data = response.read()
         if not 200 <= response.status < 300:
             message, reason = data.decode(errors="replace") if data else "", response.reason or ""
+            causes: tuple[str, ...] = ()
             try:
                 status = json.loads(message)
                 message, reason = status.get("message", message), status.get("reason", reason)
-            except ValueError:
+                details = status.get("details") or {}
+                causes = tuple(str(c.get("reason", "")) for c in details.get("causes") or [])
+            except (ValueError, AttributeError):
                 pass
-            raise ApiError(response.status, reason, message, method, path)
+            raise ApiError(response.status, reason, message, method, path, causes=causes)
         return json.loads(data) if data else None
 
     # ---------------------------------------------------------------- operations

@@ -23,6 +23,17 @@ class Problem:
     stalled: bool  # True: it will not resolve without a person; False: retried with backoff
 
 
+# Ready reasons that report a Problem (the operator could not converge), not an observed state.
+PROBLEM_REASONS = frozenset({"InvalidSpec", "RouterError", "Forbidden", "AdmissionDenied", "InvalidChild", "ApiError"})
+
+
+def converged_before(previous: AsgiServiceStatus, generation: int) -> bool:
+    """Did the last reconcile finish at this generation without a problem? Then every child it wanted was
+    written, and a child missing now was deleted by somebody else (a repair, not a creation)."""
+    ready = next((c for c in previous.conditions if c.type == "Ready"), None)
+    return previous.observed_generation == generation and ready is not None and ready.reason not in PROBLEM_REASONS
+
+
 def _condition(previous: list[Condition], new: Condition, now: str) -> Condition:
     """`new`, keeping the previous lastTransitionTime when the condition's status did not change."""
     old = next((c for c in previous if c.type == new.type), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..api import keys
+from ..api.durations import canonical
 from ..api.models import AsgiServiceSpec
 from .meta import Manifest, Owner, metadata, selector
 
@@ -23,7 +24,9 @@ def pod_monitor(owner: Owner, spec: AsgiServiceSpec) -> Manifest:
         "metadata": metadata(owner, owner.name),
         "spec": {
             "selector": {"matchLabels": selector(owner)},
-            "podMetricsEndpoints": [{"port": port, "path": spec.metrics.path, "interval": spec.metrics.interval}],
+            "podMetricsEndpoints": [
+                {"port": port, "path": spec.metrics.path, "interval": canonical(spec.metrics.interval)}
+            ],
             "podTargetLabels": POD_TARGET_LABELS,
         },
     }

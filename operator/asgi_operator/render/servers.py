@@ -119,6 +119,9 @@ class Gunicorn:
 
 
 class Hypercorn:
+    """Always one worker (ServerSpec.RULES refuses more): with several, hypercorn's main process kills the busy
+    workers on SIGTERM as soon as an idle one has exited (hypercorn/run.py, run()), so requests are dropped."""
+
     kind = ServerKind.HYPERCORN
 
     def command(self, spec: AsgiServiceSpec) -> list[str]:

@@ -2,31 +2,94 @@
 
 No data is its own verdict. Too few requests, a NaN, or a profile matching no series never passes, and
 never fails a canary by itself either: the step holds until data arrives or the progress deadline ends it.
-Prometheus being unreachable is `Error`, which holds the same way.
+Prometheus being unreachable, or refusing the query, is `Error`, which holds the same way.
+
+Every check that is configured must be evaluated for a Pass: a relative check without stable numbers, or a
+per-route check without a route that had enough requests, holds as NoData (a Fail elsewhere still fails).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
-from ..api.durations import format_seconds, seconds
-from ..api.models import AnalysisResult, SLOSpec
+from ..api.durations import canonical, format_seconds, seconds
+from ..api.models import WINDOW_SCRAPES, AnalysisResult, AsgiServiceSpec, RouteResult, SLOSpec, StableBaseline
+from .queries import (
+    CHECK_LABEL,
+    ERROR_RATE,
+    LATENCY_P99,
+    REQUESTS,
+    ROUTE_ERROR_RATE,
+    ROUTE_LATENCY_P99,
+    ROUTES_JUDGED,
+)
 
 Verdict = Literal["Pass", "Fail", "NoData", "Error"]
+NO_DATA: Final = "NoData"
+QUERY_REJECTED: Final = "QueryRejected"
+PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+
+
+def analysis_window(spec: AsgiServiceSpec) -> str:
+    """The PromQL range of an analysis, canonical: slo.window, else the analysis interval but at least
+    WINDOW_SCRAPES scrapes."""
+    if spec.rollout.slo.window:
+        return canonical(spec.rollout.slo.window)
+    return canonical(max(seconds(spec.rollout.interval), WINDOW_SCRAPES * seconds(spec.metrics.interval)))
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One track's numbers over the analysis window (None: no data)."""
+    """One track's numbers over the analysis window, as Prometheus gave them: None when the series was
+    absent, NaN or +Inf when Prometheus computed that."""
 
     requests: float | None
     error_rate: float | None
     latency_p99: float | None
+    routes_judged: float | None = None
+    worst_route: tuple[str, float] | None = None  # (route, error rate)
+    slowest_route: tuple[str, float] | None = None  # (route, p99 seconds)
 
     @classmethod
-    def from_checks(cls, checks: dict[str, float | None]) -> Sample:
-        return cls(checks.get("requests"), checks.get("error_rate"), checks.get("latency_p99"))
+    def from_series(cls, series: Iterable[tuple[Mapping[str, str], float]], route_label: str | None = None) -> Sample:
+        """From the series of a `queries.combined` answer, told apart by their asgi_check label."""
+        values: dict[str, float] = {}
+        routes: dict[str, tuple[str, float]] = {}
+        for labels, value in series:
+            check = labels.get(CHECK_LABEL, "")
+            values[check] = value
+            if route_label and check in (ROUTE_ERROR_RATE, ROUTE_LATENCY_P99):
+                routes[check] = (labels.get(route_label, ""), value)
+        return cls(
+            requests=values.get(REQUESTS),
+            error_rate=values.get(ERROR_RATE),
+            latency_p99=values.get(LATENCY_P99),
+            routes_judged=values.get(ROUTES_JUDGED),
+            worst_route=routes.get(ROUTE_ERROR_RATE),
+            slowest_route=routes.get(ROUTE_LATENCY_P99),
+        )
+
+    def conclusive(self, min_requests: int) -> bool:
+        """Enough requests and finite numbers: good enough to compare another track with."""
+        return (
+            _finite(self.requests)
+            and self.requests is not None
+            and self.requests >= max(1, min_requests)
+            and _finite(self.error_rate)
+            and _finite(self.latency_p99)
+        )
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _stored(value: float | None) -> float | None:
+    """Status holds JSON numbers: NaN and infinities are kept out (the message says what they were)."""
+    return value if _finite(value) else None
 
 
 def _pct(value: float) -> str:
@@ -37,18 +100,194 @@ def _ms(value: float) -> str:
     return f"{value * 1000:.0f}ms"
 
 
+def stable_reference(
+    *,
+    revision: str,
+    current: Sample | None,
+    current_at: str,
+    window: str,
+    stored: StableBaseline | None,
+    before_rollout: Sample | None,
+    before_rollout_at: str | None,
+    min_requests: int,
+) -> StableBaseline | None:
+    """What a relative check compares the canary with: stable measured in the same window while it still
+    serves traffic; else its last conclusive numbers from this rollout; else the window that ended when the
+    rollout started (stable had all the traffic then); else nothing, and the relative check cannot be
+    evaluated."""
+
+    def baseline(s: Sample | None, at: str, source: Literal["SameWindow", "BeforeRollout"]) -> StableBaseline | None:
+        known = _known(s) if s is not None and s.conclusive(min_requests) else None
+        if known is None:
+            return None
+        return StableBaseline(
+            revision=revision,
+            source=source,
+            at=at,
+            window=window,
+            requests=known.requests,
+            error_rate=known.error_rate,
+            latency_p99_seconds=known.latency_p99,
+        )
+
+    now = baseline(current, current_at, "SameWindow")
+    if now is not None:
+        return now
+    if stored is not None and stored.revision == revision:
+        return stored
+    return baseline(before_rollout, before_rollout_at, "BeforeRollout") if before_rollout_at else None
+
+
+def needs_before_rollout(
+    current: Sample | None, stored: StableBaseline | None, revision: str, min_requests: int
+) -> bool:
+    """Only when stable has no numbers now and none were kept: then ask Prometheus about the window that ended
+    when the rollout started."""
+    fresh = current is not None and current.conclusive(min_requests)
+    return not fresh and (stored is None or stored.revision != revision)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A track's numbers once none is missing (NaN and +Inf p99 may still be in them)."""
+
+    requests: float
+    error_rate: float
+    latency_p99: float
+
+
+def _known(sample: Sample) -> _Known | None:
+    if sample.requests is None or sample.error_rate is None or sample.latency_p99 is None:
+        return None
+    return _Known(sample.requests, sample.error_rate, sample.latency_p99)
+
+
+@dataclass
+class _Checks:
+    failures: list[str]
+    unevaluated: list[str]
+    notes: list[str]
+
+
+def _no_data(sample: Sample, slo: SLOSpec, window: str) -> str | None:
+    """Why the canary's own numbers cannot be judged (None: they can)."""
+    r = sample.requests
+    if r is None:
+        return (
+            f"no request series for the canary in the last {window}: no series matched (is the metrics profile "
+            "right, and does Prometheus scrape the canary's pods?), or the window held fewer than two scrapes"
+        )
+    if not math.isfinite(r):
+        return f"the canary's request count in the last {window} is {r}: the requests query gave no number"
+    if r < slo.min_requests:
+        return f"only {r:.0f} requests in the last {window}; at least {slo.min_requests} are needed for a verdict"
+    e = sample.error_rate
+    if e is None:
+        return f"no error rate for the canary in the last {window}: the error-rate query matched no series"
+    if not math.isfinite(e):
+        return (
+            f"the canary's error rate in the last {window} is undefined ({e}): the request counter did not "
+            "increase within the window"
+        )
+    p = sample.latency_p99
+    if p is None:
+        return (
+            f"no latency histogram series for the canary in the last {window}: does the app expose the "
+            "profile's histogram?"
+        )
+    if math.isnan(p):
+        return (
+            f"no latency observations for the canary in the last {window}: the histogram's series exist but "
+            "did not change"
+        )
+    return None
+
+
+def _absolute(sample: _Known, slo: SLOSpec, checks: _Checks) -> None:
+    max_p99 = seconds(slo.max_latency_p99)
+    if sample.error_rate > slo.max_error_rate:
+        checks.failures.append(f"error rate {_pct(sample.error_rate)} > {_pct(slo.max_error_rate)}")
+    if math.isinf(sample.latency_p99):
+        checks.failures.append(f"p99 above the latency histogram's largest bucket (max {format_seconds(max_p99)})")
+    elif sample.latency_p99 > max_p99:
+        checks.failures.append(f"p99 {_ms(sample.latency_p99)} > {format_seconds(max_p99)}")
+
+
+def _relative(sample: _Known, slo: SLOSpec, stable: StableBaseline | None, checks: _Checks) -> None:
+    relative = slo.relative
+    if relative is None:
+        return
+    if stable is None:
+        checks.unevaluated.append(
+            f"relative checks: stable had fewer than {slo.min_requests} requests in this window, and no baseline "
+            "was measured earlier in this rollout or before it started"
+        )
+        return
+    if stable.source != "SameWindow":
+        how = "kept from an earlier analysis" if stable.source == "EarlierAnalysis" else "before the rollout started"
+        checks.notes.append(f"stable compared by its baseline {how} ({stable.window} ending {stable.at})")
+    if (
+        relative.max_error_rate_increase is not None
+        and sample.error_rate - stable.error_rate > relative.max_error_rate_increase
+    ):
+        checks.failures.append(
+            f"error rate {_pct(sample.error_rate)} exceeds stable's {_pct(stable.error_rate)} by more than "
+            f"{_pct(relative.max_error_rate_increase)}"
+        )
+    pct = relative.max_latency_p99_increase_percent
+    if pct is not None and sample.latency_p99 > stable.latency_p99_seconds * (1 + pct / 100):
+        shown = "beyond the largest bucket" if math.isinf(sample.latency_p99) else _ms(sample.latency_p99)
+        checks.failures.append(f"p99 {shown} is more than {pct}% above stable's {_ms(stable.latency_p99_seconds)}")
+
+
+def _routes(sample: Sample, slo: SLOSpec, checks: _Checks) -> RouteResult | None:
+    per_route = slo.per_route
+    if per_route is None:
+        return None
+    max_p99 = seconds(per_route.max_latency_p99) if per_route.max_latency_p99 else None
+    judged = int(sample.routes_judged) if _finite(sample.routes_judged) and sample.routes_judged else 0
+    result = RouteResult(
+        judged=judged,
+        min_requests=per_route.min_requests,
+        max_error_rate=per_route.max_error_rate,
+        max_latency_p99_seconds=max_p99,
+    )
+    if judged == 0:
+        checks.unevaluated.append(f"per-route checks: no route had {per_route.min_requests} requests in the window")
+        return result
+    worst = sample.worst_route
+    if worst is not None and _finite(worst[1]):
+        result.worst_route, result.worst_route_error_rate = worst
+        if worst[1] > per_route.max_error_rate:
+            checks.failures.append(f"route {worst[0]} error rate {_pct(worst[1])} > {_pct(per_route.max_error_rate)}")
+    if max_p99 is not None:
+        slowest = sample.slowest_route
+        if slowest is None or math.isnan(slowest[1]):
+            checks.unevaluated.append("per-route p99: no latency histogram by route for the judged routes")
+        else:
+            result.slowest_route = slowest[0]
+            result.slowest_route_latency_p99_seconds = _stored(slowest[1])
+            if slowest[1] > max_p99:
+                shown = "beyond the largest bucket" if math.isinf(slowest[1]) else _ms(slowest[1])
+                checks.failures.append(f"route {slowest[0]} p99 {shown} > {format_seconds(max_p99)}")
+    return result
+
+
 def evaluate(
     *,
     canary: Sample | None,
-    stable: Sample | None,
     slo: SLOSpec,
     window: str,
     at: str,
     step: int,
     weight: int,
+    stable: StableBaseline | None = None,
     error: str | None = None,
+    rejected: bool = False,
 ) -> AnalysisResult:
-    """The verdict on one analysis of the canary, with every number and threshold behind it."""
+    """The verdict on one analysis of the canary, with every number and threshold behind it. `stable` is
+    what relative checks compare with (see `stable_reference`); `error` means Prometheus gave no answer, or
+    with `rejected` refused the query."""
     max_p99 = seconds(slo.max_latency_p99)
     base = {
         "at": at,
@@ -59,65 +298,52 @@ def evaluate(
         "min_requests": slo.min_requests,
     }
     if error is not None or canary is None:
-        return AnalysisResult(verdict="Error", message=f"Prometheus unavailable: {error}", **base)
+        if rejected:
+            return AnalysisResult(verdict="Error", reason=QUERY_REJECTED, message=f"{error}", **base)
+        return AnalysisResult(
+            verdict="Error", reason=PROMETHEUS_UNAVAILABLE, message=f"Prometheus unavailable: {error}", **base
+        )
     numbers = {
-        "requests": canary.requests,
-        "error_rate": canary.error_rate,
-        "latency_p99_seconds": canary.latency_p99,
+        "requests": _stored(canary.requests),
+        "error_rate": _stored(canary.error_rate),
+        "latency_p99_seconds": _stored(canary.latency_p99),
         "stable_error_rate": stable.error_rate if stable else None,
-        "stable_latency_p99_seconds": stable.latency_p99 if stable else None,
+        "stable_latency_p99_seconds": stable.latency_p99_seconds if stable else None,
+        "stable_baseline": stable,
     }
-    if canary.requests is None:
-        return AnalysisResult(
-            verdict="NoData",
-            message=f"no request series for the canary in the last {window}: is the metrics profile right, "
-            "and does Prometheus scrape the canary's pods?",
-            **base,
-            **numbers,
-        )
-    if canary.requests < slo.min_requests:
-        return AnalysisResult(
-            verdict="NoData",
-            message=f"only {canary.requests:.0f} requests in the last {window}; at least {slo.min_requests} "
-            "are needed for a verdict",
-            **base,
-            **numbers,
-        )
-    if canary.error_rate is None or canary.latency_p99 is None:
-        missing = "error rate" if canary.error_rate is None else "p99 latency (no histogram series)"
-        return AnalysisResult(
-            verdict="NoData", message=f"no {missing} for the canary in the last {window}", **base, **numbers
-        )
+    missing = _no_data(canary, slo, window)
+    known = _known(canary)
+    if missing is not None or known is None:
+        return AnalysisResult(verdict="NoData", reason=NO_DATA, message=missing or "no data", **base, **numbers)
 
-    failures: list[str] = []
-    if canary.error_rate > slo.max_error_rate:
-        failures.append(f"error rate {_pct(canary.error_rate)} > {_pct(slo.max_error_rate)}")
-    if canary.latency_p99 > max_p99:
-        failures.append(f"p99 {_ms(canary.latency_p99)} > {format_seconds(max_p99)}")
-    notes: list[str] = []
-    relative = slo.relative
-    if relative is not None:
-        if stable is None or stable.error_rate is None or stable.latency_p99 is None:
-            notes.append("relative checks skipped: no data for stable in the same window")
-        else:
-            if (
-                relative.max_error_rate_increase is not None
-                and canary.error_rate - stable.error_rate > relative.max_error_rate_increase
-            ):
-                failures.append(
-                    f"error rate {_pct(canary.error_rate)} exceeds stable's {_pct(stable.error_rate)} by more "
-                    f"than {_pct(relative.max_error_rate_increase)}"
-                )
-            pct = relative.max_latency_p99_increase_percent
-            if pct is not None and canary.latency_p99 > stable.latency_p99 * (1 + pct / 100):
-                failures.append(
-                    f"p99 {_ms(canary.latency_p99)} is more than {pct}% above stable's {_ms(stable.latency_p99)}"
-                )
+    checks = _Checks([], [], [])
+    _absolute(known, slo, checks)
+    _relative(known, slo, stable, checks)
+    routes = _routes(canary, slo, checks)
+    p99 = "above the largest bucket" if math.isinf(known.latency_p99) else _ms(known.latency_p99)
     summary = (
-        f"{canary.requests:.0f} requests, error rate {_pct(canary.error_rate)} (max {_pct(slo.max_error_rate)}), "
-        f"p99 {_ms(canary.latency_p99)} (max {format_seconds(max_p99)})"
+        f"{known.requests:.0f} requests, error rate {_pct(known.error_rate)} (max {_pct(slo.max_error_rate)}), "
+        f"p99 {p99} (max {format_seconds(max_p99)})"
     )
-    message = "; ".join(failures) if failures else summary
-    if notes:
-        message += f" ({'; '.join(notes)})"
-    return AnalysisResult(verdict="Fail" if failures else "Pass", message=message, **base, **numbers)
+    if routes is not None and routes.judged:
+        summary += f"; {routes.judged} routes judged"
+        if routes.worst_route is not None and routes.worst_route_error_rate is not None:
+            summary += f", worst {routes.worst_route} at {_pct(routes.worst_route_error_rate)}"
+    if checks.failures:
+        verdict: Verdict = "Fail"
+        message = "; ".join(checks.failures)
+    elif checks.unevaluated:
+        verdict = "NoData"
+        message = f"{summary}, but not every configured check could be evaluated: {'; '.join(checks.unevaluated)}"
+    else:
+        verdict, message = "Pass", summary
+    if checks.notes:
+        message += f" ({'; '.join(checks.notes)})"
+    return AnalysisResult(
+        verdict=verdict,
+        reason=NO_DATA if verdict == "NoData" else None,
+        message=message,
+        routes=routes,
+        **base,
+        **numbers,
+    )

@@ -172,6 +172,7 @@ class _Run:
         self.s.finished_at = None
         self.s.failed_revision = None
         self.s.last_analysis = None
+        self.s.stable_baseline = None  # measured afresh for every rollout
         self.s.reason, self.s.message = "CanaryStarted", f"canary {self.obs.revision} starting at step 1"
         if superseded:
             self.event(
@@ -328,6 +329,12 @@ class _Run:
     def judge(self, result: AnalysisResult) -> Decision:
         s = self.s
         s.last_analysis = result
+        kept = result.stable_baseline
+        if kept is not None and kept.source == "SameWindow":
+            # stable's latest conclusive numbers: what relative checks compare with once it serves nothing
+            s.stable_baseline = kept.model_copy(update={"source": "EarlierAnalysis"})
+        elif kept is not None and kept.source == "BeforeRollout":
+            s.stable_baseline = kept
         interval = timedelta(seconds=seconds(self.spec.interval))
         step = f"step {s.step_index + 1} ({s.canary_weight}%)"
         if result.verdict == "Pass":
@@ -352,7 +359,7 @@ class _Run:
             s.reason, s.message = "AnalysisFailed", f"{step}: {result.message}"
         else:
             # NoData or Error: hold, never promote, never roll back on this alone
-            s.reason = "NoData" if result.verdict == "NoData" else "PrometheusUnavailable"
+            s.reason = result.reason or ("NoData" if result.verdict == "NoData" else "PrometheusUnavailable")
             s.message = f"{step} holding: {result.message}"
             if self.fail_if_late(
                 f"{step}: no conclusive analysis within {self.spec.progress_deadline} (last: {result.message})"

@@ -5,9 +5,10 @@ Series are selected by the labels the operator puts on pods (`asgi.dev/name`, `a
 `labelmap` relabeling: `asgi_dev_name`, `asgi_dev_track`, `asgi_dev_revision`, plus `namespace`.
 Probe and metrics endpoints are left out, so kubelet probes are never mistaken for traffic.
 
-The three numbers of one track (requests in the window, error rate, p99 latency) come back from ONE query:
-each is tagged with an `asgi_check` label and joined with `or`. An analysis therefore costs one query for
-the canary and, only when relative thresholds are set, one for stable.
+The numbers of one track (requests in the window, error rate, p99 latency and, with `slo.perRoute`, the
+worst route by error rate and by p99 and how many routes had enough requests to be judged) come back from ONE
+query: each is tagged with an `asgi_check` label and joined with `or`. An analysis therefore costs one query
+for the canary and, only when relative thresholds are set, one for stable.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ CHECK_LABEL: Final = "asgi_check"
 REQUESTS: Final = "requests"
 ERROR_RATE: Final = "error_rate"
 LATENCY_P99: Final = "latency_p99"
+ROUTES_JUDGED: Final = "routes_judged"
+ROUTE_ERROR_RATE: Final = "route_error_rate"
+ROUTE_LATENCY_P99: Final = "route_latency_p99"
 
 LABEL_NAMESPACE: Final = "namespace"
 LABEL_NAME: Final = "asgi_dev_name"
@@ -41,7 +45,7 @@ class Target:
     name: str
     track: str
     revision: str
-    window: str  # a PromQL range, e.g. "1m"
+    window: str  # a PromQL range in canonical form (durations.canonical), e.g. "1m30s"
     excluded_paths: tuple[str, ...] = ()  # probe and metrics paths
 
     def selector(self) -> str:
@@ -67,6 +71,13 @@ class Profile(Protocol):
     def error_rate(self, t: Target) -> str: ...
     def latency_p99(self, t: Target) -> str: ...
 
+    # per route (slo.perRoute): one series per route, labelled by `route_label`
+    @property
+    def route_label(self) -> str | None: ...
+    def route_requests(self, t: Target) -> str: ...
+    def route_error_rate(self, t: Target) -> str: ...
+    def route_latency_p99(self, t: Target) -> str: ...
+
 
 @dataclass(frozen=True)
 class CounterAndHistogram:
@@ -77,6 +88,11 @@ class CounterAndHistogram:
     path_label: str
     histogram: str
     histogram_has_path: bool
+    route_histogram: str  # a latency histogram labelled by path_label
+
+    @property
+    def route_label(self) -> str:
+        return self.path_label
 
     def _m(self, t: Target) -> str:
         return t.selector() + t.excluded(self.path_label)
@@ -95,6 +111,25 @@ class CounterAndHistogram:
         m = self._m(t) if self.histogram_has_path else t.selector()
         return f"histogram_quantile(0.99, sum by (le) (rate({self.histogram}_bucket{{{m}}}[{t.window}])))"
 
+    def route_requests(self, t: Target) -> str:
+        return f"sum by ({self.path_label}) (increase({self.counter}{{{self._m(t)}}}[{t.window}]))"
+
+    def route_error_rate(self, t: Target) -> str:
+        m, by = self._m(t), self.path_label
+        five = f'{self.status_label}=~"5.."'
+        # routes without a 5xx series drop out: only routes that had errors can be the worst one
+        return (
+            f"sum by ({by}) (rate({self.counter}{{{m},{five}}}[{t.window}])) / "
+            f"sum by ({by}) (rate({self.counter}{{{m}}}[{t.window}]))"
+        )
+
+    def route_latency_p99(self, t: Target) -> str:
+        by = self.path_label
+        return (
+            f"histogram_quantile(0.99, sum by ({by}, le) "
+            f"(rate({self.route_histogram}_bucket{{{self._m(t)}}}[{t.window}])))"
+        )
+
 
 # prometheus-fastapi-instrumentator: `status` grouped as "5xx" by default (=~"5.." matches both forms);
 # the fine-grained latency histogram has no labels at all (so no path filter), 21 buckets up to 60 s.
@@ -104,6 +139,7 @@ FASTAPI_INSTRUMENTATOR: Final = CounterAndHistogram(
     path_label="handler",
     histogram="http_request_duration_highr_seconds",
     histogram_has_path=False,
+    route_histogram="http_request_duration_seconds",
 )
 # starlette-exporter: numeric `status_code`; 499 (client went away) does not match 5..
 STARLETTE_EXPORTER: Final = CounterAndHistogram(
@@ -112,6 +148,7 @@ STARLETTE_EXPORTER: Final = CounterAndHistogram(
     path_label="path",
     histogram="starlette_request_duration_seconds",
     histogram_has_path=True,
+    route_histogram="starlette_request_duration_seconds",
 )
 
 _VARIABLE = re.compile(r"\{\{\s*(namespace|name|track|revision|window|selector)\s*\}\}")
@@ -144,6 +181,19 @@ class Custom:
     def latency_p99(self, t: Target) -> str:
         return self._fill(self.queries.latency_p99, t)
 
+    @property
+    def route_label(self) -> str | None:
+        return self.queries.route_label
+
+    def route_requests(self, t: Target) -> str:
+        return self._fill(self.queries.route_requests or "", t)
+
+    def route_error_rate(self, t: Target) -> str:
+        return self._fill(self.queries.route_error_rate or "", t)
+
+    def route_latency_p99(self, t: Target) -> str:
+        return self._fill(self.queries.route_latency_p99 or "", t)
+
 
 def profile_for(kind: MetricsProfile, custom: CustomQueries | None) -> Profile:
     if kind == MetricsProfile.CUSTOM:
@@ -152,16 +202,32 @@ def profile_for(kind: MetricsProfile, custom: CustomQueries | None) -> Profile:
     return FASTAPI_INSTRUMENTATOR if kind == MetricsProfile.FASTAPI_INSTRUMENTATOR else STARLETTE_EXPORTER
 
 
-def combined(profile: Profile, t: Target) -> str:
-    """One instant query returning up to three series, tagged asgi_check=requests|error_rate|latency_p99."""
+@dataclass(frozen=True)
+class RouteCheck:
+    """What slo.perRoute asks of the query: routes need `min_requests` to be judged; p99 only if set."""
 
-    def tag(query: str, check: str) -> str:
-        return f'label_replace(({query}), "{CHECK_LABEL}", "{check}", "", "")'
+    min_requests: int
+    latency: bool
 
-    return " or ".join(
-        (
-            tag(profile.requests(t), REQUESTS),
-            tag(profile.error_rate(t), ERROR_RATE),
-            tag(profile.latency_p99(t), LATENCY_P99),
-        )
-    )
+
+def _tag(query: str, check: str) -> str:
+    return f'label_replace(({query}), "{CHECK_LABEL}", "{check}", "", "")'
+
+
+def combined(profile: Profile, t: Target, routes: RouteCheck | None = None) -> str:
+    """One instant query returning up to three series, tagged asgi_check=requests|error_rate|latency_p99,
+    and with `routes` up to three more: routes_judged (how many routes had enough requests), and the worst
+    route by error rate and by p99 among those, each carrying the route label."""
+    parts = [
+        _tag(profile.requests(t), REQUESTS),
+        _tag(profile.error_rate(t), ERROR_RATE),
+        _tag(profile.latency_p99(t), LATENCY_P99),
+    ]
+    if routes is not None and profile.route_label:
+        judged = f"(({profile.route_requests(t)}) >= {routes.min_requests})"
+        on = f"and on ({profile.route_label}) {judged}"
+        parts.append(_tag(f"count({judged})", ROUTES_JUDGED))
+        parts.append(_tag(f"topk(1, ({profile.route_error_rate(t)}) {on})", ROUTE_ERROR_RATE))
+        if routes.latency:
+            parts.append(_tag(f"topk(1, ({profile.route_latency_p99(t)}) {on})", ROUTE_LATENCY_P99))
+    return " or ".join(parts)
