@@ -16,7 +16,7 @@ export GOTOOLCHAIN ?= local
 help:
 	@echo "make test        everything: venv, packages, lab binaries, then the whole test suite"
 	@echo "make demo        start the lab, run the operator, apply the example app, show it working"
-	@echo "make lint        ruff (lint + format check) and the import-layer contracts"
+	@echo "make lint        ruff (lint + format check), the import-layer contracts, dead code (vulture)"
 	@echo "make typecheck   mypy --strict on operator/"
 	@echo "make crds        regenerate crds/ (and every other generated file) from the models"
 	@echo "make check-generated  fail if a generated file is stale"
@@ -49,6 +49,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check operator tests bench
 	$(PY) -m ruff format --check operator tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/vulture
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

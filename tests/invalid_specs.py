@@ -274,6 +274,18 @@ INVALID: list[Invalid] = [
         "spec.rollout.prometheus.queries.routeLabel",
         ("should match",),
     ),
+    Invalid(
+        "gateway-router-on-an-ingress",
+        {"spec.expose": {"ingress": {"className": "traefik"}}, "spec.rollout": {"router": "gatewayAPI"}},
+        "spec.rollout.router",
+        ("needs expose.gateway or expose.httpRoute",),
+    ),
+    Invalid(
+        "nginx-router-without-an-ingress",
+        {"spec.rollout": {"router": "ingressNginx"}},
+        "spec.rollout.router",
+        ("ingressNginx needs expose.ingress",),
+    ),
 ]
 
 

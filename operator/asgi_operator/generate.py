@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .api.crd import render_crd_yaml
 from .api.reference import render_reference
+from .rbac import render_rules
 
 Generator = Callable[[], str]
 
@@ -23,6 +24,7 @@ def generated_files() -> dict[str, Generator]:
         # Helm installs CRDs from the chart's crds/: the same generated file
         "charts/asgi-operator/crds/asgiservice.yaml": render_crd_yaml,
         "docs/reference.md": render_reference,
+        "charts/asgi-operator/files/clusterrole-rules.yaml": render_rules,
     }
 
 

@@ -15,20 +15,14 @@ import kopf
 from .api import keys
 from .controller.controller import Controller
 from .controller.settings import Settings
+from .routers import owned_kinds
 
 _controller: Controller | None = None
 _settings = Settings()
 
-# The child kinds whose changes (including deletion) may need a repair of their AsgiService.
-CHILD_RESOURCES = (
-    ("apps", "v1", "deployments"),
-    ("", "v1", "services"),
-    ("autoscaling", "v2", "horizontalpodautoscalers"),
-    ("policy", "v1", "poddisruptionbudgets"),
-    ("networking.k8s.io", "v1", "ingresses"),
-    ("gateway.networking.k8s.io", "v1", "httproutes"),
-    ("monitoring.coreos.com", "v1", "podmonitors"),
-)
+# The child kinds whose changes (including deletion) may need a repair of their AsgiService: every kind an
+# AsgiService may own, as the workload and the traffic routers declare (routers.owned_kinds).
+CHILD_RESOURCES = tuple((kind.group, kind.version, kind.plural) for kind in owned_kinds())
 
 
 def configure(settings: Settings) -> None:

@@ -408,7 +408,8 @@ def test_a_namespace_being_deleted_gets_no_writes_and_no_tracebacks(
 ) -> None:
     if cluster.audit_events() is None:
         pytest.skip("needs the API server's audit log (the lab has one)")
-    from asgi_operator.kube.api import ApiError, Kind, KubeApi, load_client
+    from asgi_operator.api.kinds import Kind
+    from asgi_operator.kube.api import ApiError, KubeApi, load_client
 
     namespace = f"doomed-{time.time_ns() % 10**8}"
     cluster.kubectl("create", "namespace", namespace)

@@ -27,10 +27,10 @@ from pydantic import ValidationError
 
 from asgi_operator.api.models import AsgiService, AsgiServiceSpec, MetricsProfile, Router
 from asgi_operator.api.servers import UNSUPPORTED, ServerKind, supports
-from asgi_operator.render.children import CanaryPlan, desired_children
+from asgi_operator.reconcile.desired import desired_children
+from asgi_operator.render.children import CanaryPlan
 from asgi_operator.render.drift import holds
 from asgi_operator.render.meta import Owner
-from asgi_operator.routers import router_for
 from lab.cluster import Cluster, KubectlError, wait_for
 
 OWNER_UID = "5a0e3c2e-7d4b-4c5e-9f00-00000000a5a1"  # an AsgiService that does not exist
@@ -434,8 +434,7 @@ def test_every_valid_spec_and_its_children_are_accepted(
     # every child, mid-canary with the router's traffic objects, is accepted and stored as wanted
     owner = Owner(name, namespace, OWNER_UID)
     plan = CanaryPlan(spec, canary_replicas) if canary_replicas is not None else None
-    traffic = router_for(spec).manifests(owner, spec, weight, plan is not None)
-    children = desired_children(owner, spec, canary=plan, traffic=traffic).apply
+    children = desired_children(owner, spec, canary=plan, weight=weight).apply
     check_children(cluster, namespace, children)
 
 

@@ -331,7 +331,7 @@ class Lab(Cluster):
     def __enter__(self) -> Lab:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
 
     # ------------------------------------------------------------------ helpers

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from asgi_operator.api.models import AnalysisResult, RolloutSpec, RolloutStatus
-from asgi_operator.rollout.machine import Decision, Observation, Workload, advance, canary_size, rolling_update
+from asgi_operator.api.vocabulary import EventReason, RolloutPhase
+from asgi_operator.rollout.machine import Decision, Observation, Workload, advance, canary_size
+from asgi_operator.rollout.strategy import rolling_update
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 SPEC_V1: dict[str, Any] = {"image": "app:1", "app": "main:app"}
@@ -85,6 +87,10 @@ class World:
         decision = advance(self.rules, self.status, self.observe(revision, spec, analysis))
         again = advance(self.rules, self.status, self.observe(revision, spec, analysis))
         assert again.rollout == decision.rollout, "the machine must be deterministic"
+        # every word it writes is in the vocabulary (status stores reasons as free strings: this keeps them honest)
+        assert decision.rollout.phase in set(RolloutPhase)
+        assert all(e.reason in set(EventReason) for e in decision.events), decision.events
+        assert decision.rollout.reason in {"", *EventReason}, decision.rollout.reason
         self.status = decision.rollout
         self.events += [(e.reason, e.message) for e in decision.events]
         return decision

@@ -29,12 +29,13 @@ from pydantic import ValidationError
 from asgi_operator.api import keys
 from asgi_operator.api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ServerSpec
 from asgi_operator.api.servers import UNSUPPORTED, ServerKind, supports
-from asgi_operator.render.children import CanaryPlan, desired_children, revision_of
+from asgi_operator.reconcile.desired import desired_children
+from asgi_operator.render.children import CanaryPlan, revision_of
 from asgi_operator.render.drift import holds
 from asgi_operator.render.meta import Owner
 from asgi_operator.render.servers import server_command
 from asgi_operator.render.workload import MULTIPROC_ENV
-from asgi_operator.routers import ROUTERS
+from asgi_operator.routers import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
@@ -549,9 +550,8 @@ def _all_rendered_objects() -> list[dict[str, Any]]:
     for body in GOLDEN_SPECS.values():
         spec = AsgiServiceSpec.model_validate(body)
         objects += children(spec)
-        for router in ROUTERS.values():  # mid-rollout, with the router's own traffic objects
-            traffic = router.manifests(OWNER, spec, 30, True)
-            objects += children(spec, canary=CanaryPlan(spec, replicas=1), traffic=traffic)
+        for router in REGISTRY:  # mid-rollout, with the router's own traffic objects
+            objects += children(spec, canary=CanaryPlan(spec, replicas=1), weight=30, router=router)
     objects += children(spec_of(metrics={"scrape": "podMonitor"}), pod_monitor_crd=True)
     return objects
 

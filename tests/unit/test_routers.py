@@ -65,7 +65,9 @@ def test_existing_route_without_our_backends_is_an_error_that_says_what_to_do() 
 def test_ingress_nginx_canary_ingress() -> None:
     s = spec(ingress={"className": "nginx"})
     router = router_for(s)
-    [canary] = router.manifests(OWNER, s, 25, True)
+    # the router owns the whole exposure: the main Ingress (to stable) and, with a canary, the canary Ingress
+    main, canary = router.manifests(OWNER, s, 25, True)
+    assert main["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "web-stable"
     assert canary["metadata"]["name"] == "web-canary"
     assert canary["metadata"]["annotations"] == {
         "nginx.ingress.kubernetes.io/canary": "true",
@@ -73,7 +75,7 @@ def test_ingress_nginx_canary_ingress() -> None:
     }
     assert canary["spec"]["rules"][0]["host"] == "web.example.com"
     assert canary["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "web-canary"
-    assert router.manifests(OWNER, s, 0, False) == []  # no canary Deployment yet: no canary Ingress
+    assert [m["metadata"]["name"] for m in router.manifests(OWNER, s, 0, False)] == ["web"]  # no canary Ingress yet
 
 
 def test_replica_ratio_is_approximate() -> None:
@@ -99,3 +101,33 @@ def test_uvicorn_root_path_is_stripped_by_the_generated_route() -> None:
     hyper = s.model_copy(update={"server": s.server.model_copy(update={"kind": "hypercorn"})})
     [route] = router_for(hyper).manifests(OWNER, hyper, 0, False)
     assert "filters" not in route["spec"]["rules"][0]  # hypercorn takes the prefixed path
+
+
+def test_the_registry_derives_what_the_operator_may_own_delete_watch_and_patch() -> None:
+    from asgi_operator.api.kinds import DEPLOYMENT, HTTP_ROUTE, INGRESS
+    from asgi_operator.routers import REGISTRY, owned_children, owned_kinds
+
+    refs = {c.ref(OWNER) for c in owned_children()}
+    # every object any router may create is known, so one left behind by a change of exposure is deleted
+    for router in REGISTRY:
+        assert {c.ref(OWNER) for c in router.owns} <= refs
+    assert ("networking.k8s.io/v1", "Ingress", "web-canary") in refs
+    assert {DEPLOYMENT, HTTP_ROUTE, INGRESS} <= set(owned_kinds())
+    # the user's own route is patched, never owned: its kind comes from the routers' `patches`
+    existing = router_for(spec(httpRoute={"name": "storefront"}))
+    assert existing.owns == () and existing.patches == (HTTP_ROUTE,)
+    assert existing.existing(spec(httpRoute={"name": "storefront"})) == (HTTP_ROUTE, "storefront")
+
+
+def test_an_explicit_router_that_cannot_serve_the_exposure_is_an_error_not_a_silent_fallback() -> None:
+    base = {"image": "i", "app": "m:a", "expose": {"ingress": {"className": "traefik"}}}
+    with pytest.raises(ValueError, match=r"needs expose\.gateway or expose\.httpRoute"):  # refused at apply time
+        AsgiServiceSpec.model_validate({**base, "rollout": {"router": "gatewayAPI"}})
+    # and if such a spec slips through (an older CRD), the router choice says so instead of guessing
+    s = AsgiServiceSpec.model_validate(base)
+    slipped = s.model_copy(update={"rollout": s.rollout.model_copy(update={"router": "gatewayAPI"})})
+    with pytest.raises(RouterError, match=r"rollout\.router gatewayAPI cannot split traffic"):
+        router_for(slipped)
+    # ingressNginx chosen explicitly for an Ingress class not named nginx: taken at its word
+    chosen = AsgiServiceSpec.model_validate({**base, "rollout": {"router": "ingressNginx"}})
+    assert router_for(chosen).name == "ingressNginx"

@@ -6,7 +6,14 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-_QUANTITY: Final = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+# The quantity grammar of Kubernetes (k8s.io/apimachinery/pkg/api/resource): an optionally signed decimal number
+# (1, 1.5, 1., .5), then a binary-SI suffix, a decimal-SI suffix or a decimal exponent. The one pattern for
+# quantities: `Quantity` in the models (which also refuses a negative one) and `quantity()` below use it.
+# Group 1 is the signed number, group 2 the suffix.
+QUANTITY_PATTERN: Final = (
+    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+)
+_QUANTITY: Final = re.compile(QUANTITY_PATTERN)
 _SUFFIX: Final = {
     None: Decimal(1),
     "n": Decimal("1e-9"),
@@ -27,6 +34,11 @@ _SUFFIX: Final = {
 }
 
 
+def is_quantity(text: str) -> bool:
+    """Is `text` a Kubernetes quantity (CEL's isQuantity())? Negative ones included."""
+    return _QUANTITY.fullmatch(text) is not None
+
+
 def quantity(value: object) -> Decimal | None:
     """A Kubernetes quantity ('500m', '0.5', '1Gi', 2) as a number, or None if it is not one."""
     if isinstance(value, bool):
@@ -35,7 +47,7 @@ def quantity(value: object) -> Decimal | None:
         return Decimal(value)
     if not isinstance(value, str):
         return None
-    m = _QUANTITY.match(value)
+    m = _QUANTITY.fullmatch(value)
     if not m:
         return None
     try:

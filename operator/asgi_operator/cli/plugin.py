@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api import keys
-from ..kube.api import ASGI_SERVICE, ApiError, KubeApi, current_namespace, load_client
+from ..api.kinds import ASGI_SERVICE
+from ..api.vocabulary import RequestVerb, RolloutPhase
+from ..kube.api import ApiError, KubeApi, current_namespace, load_client
 
 
 def _ago(stamp: str | None, now: datetime) -> str:
@@ -45,8 +47,8 @@ def render_status(obj: dict[str, Any], now: datetime | None = None) -> str:
         f"Stable:      {rollout.get('stableRevision', '-')}  image {status.get('image', '-')}  "
         f"{status.get('readyReplicas', 0)}/{status.get('replicas', 0)} ready",
     ]
-    phase = rollout.get("phase", "Idle")
-    if phase != "Idle" or rollout.get("canaryRevision"):
+    phase = rollout.get("phase", RolloutPhase.IDLE)
+    if phase != RolloutPhase.IDLE or rollout.get("canaryRevision"):
         split = ""
         if rollout.get("approximateSplit"):  # no router: the split is the canary's share of the ready pods
             pods = status.get("readyReplicas", 0) + status.get("canaryReadyReplicas", 0)
@@ -60,7 +62,7 @@ def render_status(obj: dict[str, Any], now: datetime | None = None) -> str:
             f"of {'/'.join(map(str, steps))}%  weight {status.get('canaryWeight', 0)}%{split}",
             f"             {rollout.get('reason', '')}: {rollout.get('message', '')}",
         ]
-        if phase == "Progressing":
+        if phase == RolloutPhase.PROGRESSING:
             lines.append(
                 f"Next check:  {_ago(rollout.get('nextAnalysisAt'), now)}  "
                 f"(failed in a row: {rollout.get('consecutiveFailures', 0)}/"
@@ -90,21 +92,21 @@ def refusal(obj: dict[str, Any], verb: str) -> str | None:
     """Why a request would do nothing (the operator acts on it only in the right phase), or None."""
     status = obj.get("status") or {}
     rollout = status.get("rollout") or {}
-    phase = rollout.get("phase", "Idle")
+    phase = rollout.get("phase", RolloutPhase.IDLE)
     name = obj["metadata"]["name"]
-    if verb == "retry":
+    if verb == RequestVerb.RETRY:
         failed = rollout.get("failedRevision")
-        if phase in ("RolledBack", "Failed") and failed and failed == status.get("revision"):
+        if phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED) and failed and failed == status.get("revision"):
             return None
         return (
             f"nothing to retry: {name} has no rolled-back or failed revision to run again (rollout phase {phase}); "
             "retry applies after a rollback or failure, while the spec still renders that revision"
         )
-    if verb in ("promote", "promote-full", "abort"):
+    if verb in (RequestVerb.PROMOTE, RequestVerb.PROMOTE_FULL, RequestVerb.ABORT):
         spec_not_seen = status.get("observedGeneration") != obj["metadata"].get("generation")
-        if phase == "Progressing" or spec_not_seen:
+        if phase == RolloutPhase.PROGRESSING or spec_not_seen:
             return None
-        what = "abort" if verb == "abort" else "promote"
+        what = "abort" if verb == RequestVerb.ABORT else "promote"
         return f"nothing to {what}: {name} has no canary in progress (rollout phase {phase})"
     return None
 
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "resume":
             annotations = {keys.ANNOTATION_PAUSED: None}
         else:
-            verb = "promote-full" if args.command == "promote" and args.full else args.command
+            verb = RequestVerb.PROMOTE_FULL if args.command == "promote" and args.full else RequestVerb(args.command)
             why_not = refusal(obj, verb)
             if why_not is not None:
                 print(f"error: {why_not}", file=sys.stderr)

@@ -7,6 +7,8 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from ..api.vocabulary import EventReason, RolloutPhase
+
 RECONCILES: Final = Counter("asgi_operator_reconciles_total", "Reconciles of AsgiServices, by outcome.", ["outcome"])
 RECONCILE_SECONDS: Final = Histogram(
     "asgi_operator_reconcile_duration_seconds",
@@ -43,7 +45,7 @@ PROM_QUERY_SECONDS: Final = Histogram(
 ROLLOUTS: Final = Counter(
     "asgi_operator_rollouts_total", "Rollouts that ended, by result.", ["namespace", "name", "result"]
 )
-PHASES: Final = ("Idle", "Progressing", "Promoting", "RolledBack", "Failed")
+PHASES: Final = tuple(RolloutPhase)
 
 
 def forget(namespace: str, name: str) -> None:
@@ -53,3 +55,29 @@ def forget(namespace: str, name: str) -> None:
     for phase in PHASES:
         with contextlib.suppress(KeyError):
             ROLLOUT_PHASE.remove(namespace, name, phase)
+
+
+# the rollout events that end a rollout, and the result label each one counts as
+ENDINGS: Final[dict[str, str]] = {
+    EventReason.PROMOTED: "promoted",
+    EventReason.SLO_VIOLATED: EventReason.SLO_VIOLATED.value,
+    EventReason.ABORTED: EventReason.ABORTED.value,
+    EventReason.PROGRESS_DEADLINE_EXCEEDED: EventReason.PROGRESS_DEADLINE_EXCEEDED.value,
+}
+
+
+def record_rollout(namespace: str, name: str, phase: str, weight: int, reasons: list[str]) -> None:
+    """The per-object rollout gauges, and one count for each rollout that ended in this pass."""
+    CANARY_WEIGHT.labels(namespace, name).set(weight)
+    for known in PHASES:
+        ROLLOUT_PHASE.labels(namespace, name, known).set(1 if phase == known else 0)
+    for reason in reasons:
+        if reason in ENDINGS:
+            ROLLOUTS.labels(namespace, name, ENDINGS[reason]).inc()
+
+
+def record_analysis(namespace: str, name: str, verdict: str, values: dict[str, float | None]) -> None:
+    ANALYSES.labels(namespace, name, verdict).inc()
+    for check, value in values.items():
+        if value is not None:
+            ANALYSIS_VALUE.labels(namespace, name, check).set(value)

@@ -11,60 +11,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Final
 
 from kubernetes import client, config
 
 from ..api import keys
+from ..api.kinds import Kind
 
 Body = dict[str, Any]
 APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
 MERGE_PATCH: Final = "application/merge-patch+json"
 JSON_PATCH: Final = "application/json-patch+json"
-
-
-@dataclass(frozen=True)
-class Kind:
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool = True
-
-    @property
-    def group_version(self) -> str:
-        return self.api_version
-
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        parts = [base]
-        if self.namespaced and namespace is not None:
-            parts += ["namespaces", namespace]
-        parts.append(self.plural)
-        if name is not None:
-            parts.append(name)
-        if subresource is not None:
-            parts.append(subresource)
-        return "/".join(parts)
-
-
-ASGI_SERVICE: Final = Kind(keys.API_VERSION, keys.KIND, keys.PLURAL)
-DEPLOYMENT: Final = Kind("apps/v1", "Deployment", "deployments")
-SERVICE: Final = Kind("v1", "Service", "services")
-HPA: Final = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
-PDB: Final = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
-INGRESS: Final = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
-HTTP_ROUTE: Final = Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
-POD_MONITOR: Final = Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors")
-EVENT: Final = Kind("v1", "Event", "events")
-KINDS: Final = {
-    (k.api_version, k.kind): k
-    for k in (ASGI_SERVICE, DEPLOYMENT, SERVICE, HPA, PDB, INGRESS, HTTP_ROUTE, POD_MONITOR, EVENT)
-}
-
-
-def kind_of(manifest: Body) -> Kind:
-    return KINDS[(manifest["apiVersion"], manifest["kind"])]
 
 
 NAMESPACE_TERMINATING_CAUSE: Final = "NamespaceTerminating"
@@ -105,10 +62,6 @@ class ApiError(Exception):
     def rbac_denied(self) -> bool:
         """A 403 from authorization (`User "x" cannot create resource ...`), not from admission."""
         return self.status == 403 and " cannot " in self.message and not self.namespace_terminating
-
-    @property
-    def retryable(self) -> bool:
-        return self.status in (0, 409, 429) or self.status >= 500
 
 
 def load_client(kubeconfig: str | None = None) -> client.ApiClient:
@@ -190,14 +143,10 @@ class KubeApi:
                 return None
             raise
 
-    def list(self, kind: Kind, namespace: str | None, label_selector: str | None = None) -> list[Body]:
-        query = [("labelSelector", label_selector)] if label_selector else []
-        out = self.request("GET", kind.path(namespace), query=query) or {}
-        return list(out.get("items", []))
-
-    def apply(self, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False) -> Body:
+    def apply(
+        self, kind: Kind, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False
+    ) -> Body:
         """Server-side apply: the operator owns exactly the fields in `manifest` and nothing else."""
-        kind = kind_of(manifest)
         meta = manifest["metadata"]
         query = [("fieldManager", field_manager), ("force", "true")]
         if dry_run:
@@ -225,15 +174,6 @@ class KubeApi:
         out = self.request("PATCH", kind.path(namespace, name, subresource), body=patch, content_type=content_type)
         assert out is not None
         return out
-
-    def patch_status(
-        self, kind: Kind, namespace: str, name: str, status: Body, resource_version: str | None = None
-    ) -> Body:
-        """Merge-patch `.status`; with `resource_version`, only if nobody wrote the object since (else 409)."""
-        patch: Body = {"status": status}
-        if resource_version is not None:
-            patch["metadata"] = {"resourceVersion": resource_version}
-        return self.patch(kind, namespace, name, patch, subresource="status")
 
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         out = self.request("POST", kind.path(namespace), body=body)

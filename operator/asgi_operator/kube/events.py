@@ -1,7 +1,8 @@
 """Kubernetes Events on an AsgiService: what a person would want to know, exactly once.
 
-Rollout events get deterministic names (`<asgiservice>.<rollout id>-<seq>`), so posting one again after a
-restart is answered 409 AlreadyExists and ignored: a step is never repeated in `kubectl describe`.
+Rollout events get deterministic names (`<asgiservice>.<first 8 characters of its uid>.<sequence number>`, see
+`reconcile.announce`), so posting one again after a restart is answered 409 AlreadyExists and ignored: a step
+is never repeated in `kubectl describe`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from ..api import keys
-from .api import EVENT, ApiError, Body, KubeApi
+from ..api.kinds import EVENT
+from .api import ApiError, Body, KubeApi
 
 COMPONENT: Final = "asgi-operator"
 

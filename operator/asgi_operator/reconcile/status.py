@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..api.models import AsgiServiceStatus, Condition, RolloutStatus
+from ..api.vocabulary import EventReason as R
+from ..api.vocabulary import RolloutPhase, ServicePhase
 from ..rollout.machine import Workload
 
 Truth = Literal["True", "False", "Unknown"]
@@ -24,7 +26,17 @@ class Problem:
 
 
 # Ready reasons that report a Problem (the operator could not converge), not an observed state.
-PROBLEM_REASONS = frozenset({"InvalidSpec", "RouterError", "Forbidden", "AdmissionDenied", "InvalidChild", "ApiError"})
+PROBLEM_REASONS = frozenset(
+    {
+        R.INVALID_SPEC,
+        R.STABLE_SPEC_INVALID,
+        R.ROUTER_ERROR,
+        R.FORBIDDEN,
+        R.ADMISSION_DENIED,
+        R.INVALID_CHILD,
+        R.API_ERROR,
+    }
+)
 
 
 def converged_before(previous: AsgiServiceStatus, generation: int) -> bool:
@@ -62,43 +74,46 @@ def compute(
         and rollout.stable_revision is not None
         and stable.serves(rollout.stable_revision, stable.replicas)
     )
-    phase: str
+    phase: ServicePhase
     ready: Truth
     if problem is not None:
         ready, reason, message = "False", problem.reason, problem.message
-        phase = "Error"
-    elif rollout.phase == "Progressing":
-        ready, reason, message = "False", "CanaryInProgress", rollout.message
-        phase = "Paused" if rollout.paused else "Canary"
-    elif rollout.phase == "Promoting":
-        ready, reason, message, phase = "False", "Promoting", rollout.message, "Promoting"
-    elif rollout.phase in ("RolledBack", "Failed"):
+        phase = ServicePhase.ERROR
+    elif rollout.phase == RolloutPhase.PROGRESSING:
+        ready, reason, message = "False", R.CANARY_IN_PROGRESS, rollout.message
+        phase = ServicePhase.PAUSED if rollout.paused else ServicePhase.CANARY
+    elif rollout.phase == RolloutPhase.PROMOTING:
+        ready, reason, message, phase = "False", R.PROMOTING, rollout.message, ServicePhase.PROMOTING
+    elif rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED):
         ready, reason, message, phase = (
             "False",
             rollout.reason or rollout.phase,
             rollout.message,
-            rollout.phase,
+            ServicePhase(rollout.phase.value),
         )
     elif not stable_ok:
         have = stable.ready if stable else 0
         want = stable.replicas if stable else desired_replicas
-        ready, reason, phase = "False", "WaitingForPods", "Deploying"
+        ready, reason, phase = "False", R.WAITING_FOR_PODS, ServicePhase.DEPLOYING
         message = f"stable revision {rollout.stable_revision}: {have}/{want} pods ready and up to date"
     else:
-        ready, reason, phase = "True", "Available", "Ready"
+        ready, reason, phase = "True", R.AVAILABLE, ServicePhase.READY
         message = f"revision {rollout.stable_revision} serving with {stable.ready if stable else 0} ready pods"
 
-    stalled = (problem is not None and problem.stalled) or rollout.phase in ("RolledBack", "Failed")
+    stalled = (problem is not None and problem.stalled) or rollout.phase in (
+        RolloutPhase.ROLLED_BACK,
+        RolloutPhase.FAILED,
+    )
     reconciling = ready != "True" and not stalled
     states: list[tuple[str, Truth, str, str]] = [
         ("Ready", ready, reason, message),
         (
             "Reconciling",
             "True" if reconciling else "False",
-            reason if reconciling else "Converged",
+            reason if reconciling else R.CONVERGED,
             message if reconciling else "",
         ),
-        ("Stalled", "True" if stalled else "False", reason if stalled else "NotStalled", message if stalled else ""),
+        ("Stalled", "True" if stalled else "False", reason if stalled else R.NOT_STALLED, message if stalled else ""),
     ]
     conditions = [
         _condition(

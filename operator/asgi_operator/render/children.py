@@ -1,21 +1,36 @@
-"""Everything one AsgiService should own, as one list of manifests: the desired state of the world.
+"""The workload an AsgiService owns whatever its exposure: the Deployments, the Services, the HPA, the PDB and
+the PodMonitor. (Exposure and traffic objects come from the traffic router, see `routers/`; the whole desired
+state is assembled in `reconcile.desired`.)
 
-Inputs are the current spec, the spec whose pod template the stable track runs (the same spec, except while
-a canary is in flight), and the canary's size and weight. The output is deterministic, so applying it twice
-changes nothing, and comparing it with the live objects tells exactly what to write.
+Inputs are the current spec, the spec whose pod template the stable track runs (the same spec, except while a
+canary is in flight), and the canary's size. The output is deterministic, so applying it twice changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 from ..api import keys
-from ..api.models import AsgiServiceSpec, Router
-from .meta import Manifest, Owner, canary_name, stable_name, with_config_hash
+from ..api.kinds import DEPLOYMENT, HPA, PDB, POD_MONITOR, SERVICE
+from ..api.models import AsgiServiceSpec
+from .meta import Child, Manifest, Owner, canary_name, owner_name, stable_name
 from .monitoring import pod_monitor, wants_pod_monitor
-from .network import http_route, ingress, services, strips_prefix
+from .network import services
 from .scaling import fixed_replicas, hpa, pdb
 from .workload import deployment, pod_template
+
+# Every workload object an AsgiService may own (the traffic routers declare theirs).
+WORKLOAD: Final = (
+    Child(DEPLOYMENT, owner_name, optional=False),
+    Child(DEPLOYMENT, canary_name, optional=False),  # from the first canary on, with 0 pods between rollouts
+    Child(SERVICE, owner_name, optional=False),
+    Child(SERVICE, stable_name, optional=False),
+    Child(SERVICE, canary_name, optional=False),
+    Child(HPA, owner_name),
+    Child(PDB, owner_name),
+    Child(POD_MONITOR, owner_name),
+)
 
 
 @dataclass(frozen=True)
@@ -26,40 +41,15 @@ class CanaryPlan:
     replicas: int
 
 
-@dataclass(frozen=True)
-class Children:
-    apply: list[Manifest]
-    # (apiVersion, kind, name) of objects the operator may have created before and no longer wants
-    delete: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-def effective_router(spec: AsgiServiceSpec) -> Router:
-    if spec.rollout.router is not None:
-        return spec.rollout.router
-    expose = spec.expose
-    if expose is not None and (expose.gateway is not None or expose.http_route is not None):
-        return Router.GATEWAY_API
-    if expose is not None and expose.ingress is not None and "nginx" in expose.ingress.class_name:
-        return Router.INGRESS_NGINX
-    return Router.REPLICAS
-
-
 def revision_of(owner: Owner, spec: AsgiServiceSpec) -> str:
     return pod_template(owner, spec)[1]
 
 
-def desired_children(
-    owner: Owner,
-    spec: AsgiServiceSpec,
-    *,
-    stable_spec: AsgiServiceSpec | None = None,
-    canary: CanaryPlan | None = None,
-    traffic: list[Manifest] | None = None,
-    pod_monitor_crd: bool = False,
-) -> Children:
-    """Everything but the traffic split, plus the router's objects (`traffic`)."""
+def workload(
+    owner: Owner, spec: AsgiServiceSpec, *, stable_spec: AsgiServiceSpec | None = None, canary: CanaryPlan | None = None
+) -> list[Manifest]:
+    """The Deployments (stable, and canary once a rollout has started), Services, HPA and PDB."""
     stable_template, _ = pod_template(owner, stable_spec or spec)
-    router = effective_router(spec)
     out: list[Manifest] = [
         deployment(owner, spec, stable_template, track=keys.TRACK_STABLE, replicas=fixed_replicas(spec)),
         *services(owner, spec),
@@ -67,32 +57,8 @@ def desired_children(
     if canary is not None:
         canary_template, _ = pod_template(owner, canary.spec)
         out.append(deployment(owner, spec, canary_template, track=keys.TRACK_CANARY, replicas=canary.replicas))
-    out += [m for m in (hpa(owner, spec), pdb(owner, spec)) if m is not None]
+    return out + [m for m in (hpa(owner, spec), pdb(owner, spec)) if m is not None]
 
-    expose = spec.expose
-    traffic = list(traffic or [])
-    routed = {(m["kind"], m["metadata"]["name"]) for m in traffic}
-    if expose is not None and expose.gateway is not None and ("HTTPRoute", owner.name) not in routed:
-        # exposed through a Gateway while another router splits traffic: the route sends to every track
-        out.append(
-            http_route(owner, expose, expose.gateway, backends=[(owner.name, 100)], strip_prefix=strips_prefix(spec))
-        )
-    if expose is not None and expose.ingress is not None:
-        nginx = router == Router.INGRESS_NGINX
-        out.append(ingress(owner, expose, expose.ingress, backend=stable_name(owner) if nginx else owner.name))
-    out += traffic
-    if wants_pod_monitor(spec, pod_monitor_crd):
-        out.append(pod_monitor(owner, spec))
 
-    present = {(m["kind"], m["metadata"]["name"]) for m in out}
-    optional = [
-        ("autoscaling/v2", "HorizontalPodAutoscaler", owner.name),
-        ("policy/v1", "PodDisruptionBudget", owner.name),
-        ("gateway.networking.k8s.io/v1", "HTTPRoute", owner.name),
-        ("networking.k8s.io/v1", "Ingress", owner.name),
-        ("networking.k8s.io/v1", "Ingress", canary_name(owner)),
-    ]
-    if pod_monitor_crd:
-        optional.append(("monitoring.coreos.com/v1", "PodMonitor", owner.name))
-    delete = [ref for ref in optional if (ref[1], ref[2]) not in present]
-    return Children(apply=[with_config_hash(m) for m in out], delete=delete)
+def monitoring(owner: Owner, spec: AsgiServiceSpec, *, pod_monitor_crd: bool) -> list[Manifest]:
+    return [pod_monitor(owner, spec)] if wants_pod_monitor(spec, pod_monitor_crd) else []

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..api import keys
+from ..api.kinds import Kind
 
 Manifest = dict[str, Any]
 
@@ -29,6 +31,23 @@ class Owner:
             "controller": True,
             "blockOwnerDeletion": True,
         }
+
+
+@dataclass(frozen=True)
+class Child:
+    """An object an AsgiService may own: its kind and how it is named. What the operator may create is declared
+    once, as these, and the deletions, watches and RBAC rules are derived from the declarations."""
+
+    kind: Kind
+    name: Callable[[Owner], str]
+    optional: bool = True  # False: always wanted, never deleted by the operator (garbage collection does it)
+
+    def ref(self, owner: Owner) -> tuple[str, str, str]:
+        return (self.kind.api_version, self.kind.kind, self.name(owner))
+
+
+def owner_name(owner: Owner) -> str:
+    return owner.name
 
 
 def stable_name(owner: Owner) -> str:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from ..api.durations import canonical, format_seconds, seconds
 from ..api.models import WINDOW_SCRAPES, AnalysisResult, AsgiServiceSpec, RouteResult, SLOSpec, StableBaseline
+from ..api.vocabulary import EventReason as R
+from ..api.vocabulary import Verdict
 from .queries import (
     CHECK_LABEL,
     ERROR_RATE,
@@ -26,11 +28,6 @@ from .queries import (
     ROUTE_LATENCY_P99,
     ROUTES_JUDGED,
 )
-
-Verdict = Literal["Pass", "Fail", "NoData", "Error"]
-NO_DATA: Final = "NoData"
-QUERY_REJECTED: Final = "QueryRejected"
-PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
 
 
 def analysis_window(spec: AsgiServiceSpec) -> str:
@@ -299,9 +296,9 @@ def evaluate(
     }
     if error is not None or canary is None:
         if rejected:
-            return AnalysisResult(verdict="Error", reason=QUERY_REJECTED, message=f"{error}", **base)
+            return AnalysisResult(verdict=Verdict.ERROR, reason=R.QUERY_REJECTED, message=f"{error}", **base)
         return AnalysisResult(
-            verdict="Error", reason=PROMETHEUS_UNAVAILABLE, message=f"Prometheus unavailable: {error}", **base
+            verdict=Verdict.ERROR, reason=R.PROMETHEUS_UNAVAILABLE, message=f"Prometheus unavailable: {error}", **base
         )
     numbers = {
         "requests": _stored(canary.requests),
@@ -314,7 +311,9 @@ def evaluate(
     missing = _no_data(canary, slo, window)
     known = _known(canary)
     if missing is not None or known is None:
-        return AnalysisResult(verdict="NoData", reason=NO_DATA, message=missing or "no data", **base, **numbers)
+        return AnalysisResult(
+            verdict=Verdict.NO_DATA, reason=R.NO_DATA, message=missing or "no data", **base, **numbers
+        )
 
     checks = _Checks([], [], [])
     _absolute(known, slo, checks)
@@ -330,18 +329,18 @@ def evaluate(
         if routes.worst_route is not None and routes.worst_route_error_rate is not None:
             summary += f", worst {routes.worst_route} at {_pct(routes.worst_route_error_rate)}"
     if checks.failures:
-        verdict: Verdict = "Fail"
+        verdict = Verdict.FAIL
         message = "; ".join(checks.failures)
     elif checks.unevaluated:
-        verdict = "NoData"
+        verdict = Verdict.NO_DATA
         message = f"{summary}, but not every configured check could be evaluated: {'; '.join(checks.unevaluated)}"
     else:
-        verdict, message = "Pass", summary
+        verdict, message = Verdict.PASS, summary
     if checks.notes:
         message += f" ({'; '.join(checks.notes)})"
     return AnalysisResult(
         verdict=verdict,
-        reason=NO_DATA if verdict == "NoData" else None,
+        reason=R.NO_DATA if verdict == Verdict.NO_DATA else None,
         message=message,
         routes=routes,
         **base,

@@ -1,0 +1,51 @@
+"""The Kubernetes kinds the operator reads and writes, as plain data (API version, kind, plural).
+
+Which of them an AsgiService may own is declared where the objects are rendered (`render.children.WORKLOAD`
+and each traffic router's `owns`); the watch list, the deletions and the RBAC rules are derived from those
+declarations (`routers.registry`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from . import keys
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace is not None:
+            parts += ["namespaces", namespace]
+        parts.append(self.plural)
+        if name is not None:
+            parts.append(name)
+        if subresource is not None:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+ASGI_SERVICE: Final = Kind(keys.API_VERSION, keys.KIND, keys.PLURAL)
+DEPLOYMENT: Final = Kind("apps/v1", "Deployment", "deployments")
+SERVICE: Final = Kind("v1", "Service", "services")
+HPA: Final = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
+PDB: Final = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
+INGRESS: Final = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
+HTTP_ROUTE: Final = Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
+POD_MONITOR: Final = Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors")
+EVENT: Final = Kind("v1", "Event", "events")

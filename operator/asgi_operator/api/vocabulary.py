@@ -1,0 +1,114 @@
+"""The words the operator writes into status and events, as StrEnums.
+
+Phases and verdicts type the status models, so the generated CRD enumerates them and mypy checks the code
+that writes them; reasons are written from EventReason but stored as free strings (see api/status.py). A member
+is a `str`: it compares equal to its value, and `model_dump(mode="json")` writes the plain value.
+
+(Comments rather than docstrings on the classes: pydantic copies an enum's docstring into the schema of every
+field typed with it.)
+"""
+
+from enum import StrEnum
+from typing import Final
+
+
+# status.rollout.phase: where the rollout state machine (rollout/machine.py) is.
+class RolloutPhase(StrEnum):
+    IDLE = "Idle"
+    PROGRESSING = "Progressing"
+    PROMOTING = "Promoting"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+# status.rollout.lastAnalysis.verdict: the outcome of one analysis of the canary.
+class Verdict(StrEnum):
+    PASS = "Pass"  # noqa: S105 (not a password)
+    FAIL = "Fail"
+    NO_DATA = "NoData"
+    ERROR = "Error"
+
+
+# status.phase: the one-word summary of the whole AsgiService (reconcile/status.py).
+class ServicePhase(StrEnum):
+    PENDING = "Pending"
+    DEPLOYING = "Deploying"
+    READY = "Ready"
+    CANARY = "Canary"
+    PAUSED = "Paused"
+    PROMOTING = "Promoting"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+    ERROR = "Error"
+
+
+# The verb of an `asgi.dev/request: <verb>/<id>` annotation.
+class RequestVerb(StrEnum):
+    PROMOTE = "promote"
+    PROMOTE_FULL = "promote-full"
+    ABORT = "abort"
+    RETRY = "retry"
+
+
+# What each request verb does (the reference docs and `kubectl asgi` say it this way).
+REQUEST_HELP: Final[dict[RequestVerb, str]] = {
+    RequestVerb.PROMOTE: "next step without analysis",
+    RequestVerb.PROMOTE_FULL: "to stable now",
+    RequestVerb.ABORT: "roll back now",
+    RequestVerb.RETRY: "run a rolled-back revision again",
+}
+
+
+# Every reason the operator puts on an Event, in status.rollout.reason, in lastAnalysis.reason, in a pending
+# event or in a condition. A value appears once even when several places use it.
+class EventReason(StrEnum):
+    # rollout events (rollout/machine.py)
+    DEPLOYED = "Deployed"
+    UPDATED = "Updated"  # also the reconciler's "children updated" event
+    ROLLOUT_STARTED = "RolloutStarted"
+    RETRYING = "Retrying"
+    SUPERSEDED = "Superseded"
+    STEP_STARTED = "StepStarted"
+    ANALYSIS_PASSED = "AnalysisPassed"
+    ANALYSIS_FAILED = "AnalysisFailed"
+    PROMOTING = "Promoting"  # also a Ready/Reconciling condition reason
+    PROMOTED = "Promoted"
+    SLO_VIOLATED = "SLOViolated"
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    ABORTED = "Aborted"
+    PROMOTED_BY_REQUEST = "PromotedByRequest"
+    STEP_PROMOTED_BY_REQUEST = "StepPromotedByRequest"
+    RETURNED_TO_STABLE = "ReturnedToStable"
+    UNKNOWN_REQUEST = "UnknownRequest"
+
+    # status.rollout.reason only (rollout/machine.py)
+    CANARY_STARTED = "CanaryStarted"
+    STEP_ADVANCED = "StepAdvanced"
+    WAITING_FOR_CANARY = "WaitingForCanary"
+    PAUSED = "Paused"
+    STABLE = "Stable"
+
+    # why an analysis held (lastAnalysis.reason, and then status.rollout.reason; rollout/analysis.py)
+    NO_DATA = "NoData"
+    PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+    QUERY_REJECTED = "QueryRejected"
+
+    # the reconciler's events about the children it wrote (reconcile/changes.py)
+    CREATED = "Created"
+    DRIFT_REPAIRED = "DriftRepaired"
+
+    # problems: a Warning event and the reason of the Ready condition (controller/reconciler.py, controller/problems.py)
+    INVALID_SPEC = "InvalidSpec"
+    STABLE_SPEC_INVALID = "StableSpecInvalid"
+    ROUTER_ERROR = "RouterError"
+    FORBIDDEN = "Forbidden"
+    ADMISSION_DENIED = "AdmissionDenied"
+    INVALID_CHILD = "InvalidChild"
+    API_ERROR = "ApiError"
+
+    # condition reasons (reconcile/status.py)
+    CANARY_IN_PROGRESS = "CanaryInProgress"
+    WAITING_FOR_PODS = "WaitingForPods"
+    AVAILABLE = "Available"
+    CONVERGED = "Converged"
+    NOT_STALLED = "NotStalled"

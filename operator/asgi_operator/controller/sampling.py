@@ -1,0 +1,105 @@
+"""Sampling Prometheus for one analysis of a canary: the I/O half of the analysis (the verdict is pure, in
+rollout.analysis). One query per track: the canary always; stable only with relative thresholds, and once more
+for the window before the rollout when stable has no numbers now and none were kept."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from ..api import keys
+from ..api.durations import seconds
+from ..api.models import AnalysisResult, AsgiServiceSpec, RolloutStatus, StableBaseline
+from ..prom.client import PrometheusError, PrometheusPool, QueryRejected
+from ..rollout.analysis import Sample, analysis_window, evaluate, needs_before_rollout, stable_reference
+from ..rollout.queries import RouteCheck, Target, combined, profile_for
+from ..rollout.state import iso, parse_time
+from . import telemetry
+from .settings import Settings
+
+
+class Sampler:
+    def __init__(self, pool: PrometheusPool, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+
+    def analyze(self, namespace: str, name: str, spec: AsgiServiceSpec, rollout: RolloutStatus) -> AnalysisResult:
+        """One analysis of the canary: one query for it, and for stable only with relative thresholds."""
+        prom_spec, slo = spec.rollout.prometheus, spec.rollout.slo
+        window = analysis_window(spec)
+        now = self.clock()
+        step, weight = rollout.step_index + 1, rollout.canary_weight
+        verdict = partial(evaluate, slo=slo, window=window, at=iso(now), step=step, weight=weight)
+        address = prom_spec.address or self.settings.prometheus_url
+        if not address:
+            return verdict(
+                canary=None,
+                error="no address: set spec.rollout.prometheus.address or the operator's --prometheus-url",
+            )
+        profile = profile_for(prom_spec.profile, prom_spec.queries)
+        routes = (
+            RouteCheck(slo.per_route.min_requests, slo.per_route.max_latency_p99 is not None)
+            if slo.per_route is not None
+            else None
+        )
+        excluded = (
+            spec.probes.path,
+            spec.metrics.path,
+            *(p.path for p in (spec.probes.readiness, spec.probes.liveness, spec.probes.startup) if p.path),
+        )
+        client = self.pool.get(address, seconds(prom_spec.timeout))
+
+        def sample(track: str, revision: str, at: datetime | None = None) -> Sample:
+            target = Target(namespace, name, track, revision, window, excluded)
+            began = time.perf_counter()
+            try:
+                series = client.query(combined(profile, target, routes if track == keys.TRACK_CANARY else None), at)
+            except PrometheusError:
+                telemetry.PROM_QUERIES.labels("error").inc()
+                raise
+            finally:
+                telemetry.PROM_QUERY_SECONDS.observe(time.perf_counter() - began)
+            telemetry.PROM_QUERIES.labels("ok").inc()
+            return Sample.from_series(((s.labels, s.value) for s in series), profile.route_label)
+
+        stable: StableBaseline | None = None
+        try:
+            canary = sample(keys.TRACK_CANARY, rollout.canary_revision or "")
+            stable_revision = rollout.stable_revision
+            if slo.relative is not None and stable_revision:
+                current = sample(keys.TRACK_STABLE, stable_revision)
+                before, before_at = None, None
+                started = parse_time(rollout.started_at)
+                stored = rollout.stable_baseline
+                if started is not None and needs_before_rollout(current, stored, stable_revision, slo.min_requests):
+                    # stable serves nothing now and nothing was kept: the window that ended when the rollout
+                    # started, when stable had all the traffic
+                    before, before_at = sample(keys.TRACK_STABLE, stable_revision, started), iso(started)
+                stable = stable_reference(
+                    revision=stable_revision,
+                    current=current,
+                    current_at=iso(now),
+                    window=window,
+                    stored=stored,
+                    before_rollout=before,
+                    before_rollout_at=before_at,
+                    min_requests=slo.min_requests,
+                )
+        except PrometheusError as e:
+            result = verdict(canary=None, error=str(e), rejected=isinstance(e, QueryRejected))
+        else:
+            result = verdict(canary=canary, stable=stable)
+        telemetry.record_analysis(
+            namespace,
+            name,
+            result.verdict,
+            {
+                "requests": result.requests,
+                "error_rate": result.error_rate,
+                "latency_p99_seconds": result.latency_p99_seconds,
+            },
+        )
+        return result
