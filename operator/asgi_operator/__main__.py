@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=int(env("ASGI_CONCURRENCY", "8")), help="AsgiServices reconciled at once"
     )
     run.add_argument(
+        "--api-qps",
+        type=float,
+        default=float(env("ASGI_API_QPS", "50")),
+        help="sustained requests per second to the Kubernetes API (0: unlimited); 429s are waited out",
+    )
+    run.add_argument("--api-burst", type=int, default=int(env("ASGI_API_BURST", "100")), help="requests in a burst")
+    run.add_argument(
         "--metrics-address",
         default=env("ASGI_METRICS_ADDRESS", "0.0.0.0:8081"),
         help="host:port of the operator's /metrics ('' to disable)",
@@ -81,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         Settings(
             prometheus_url=args.prometheus_url,
             concurrency=args.concurrency,
+            namespaces=tuple(args.namespace),
+            api_qps=args.api_qps,
+            api_burst=args.api_burst,
             kubeconfig=args.kubeconfig,
             peering_lifetime=args.peering_lifetime,
         )

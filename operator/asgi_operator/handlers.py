@@ -1,4 +1,5 @@
-"""Kopf handlers: thin. Every watch event only puts the AsgiService it concerns on the work queue.
+"""Kopf handlers: thin. Every watch event updates the controller's store (the operator's memory of the
+cluster, read by every reconcile instead of GETs) and wakes the AsgiService it concerns when it matters.
 
 `@kopf.on.event` handlers store nothing on the objects (no finalizers, no progress or diff-base
 annotations), so the operator's writes are exactly the controller's own: none for an object that is
@@ -12,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from .api import keys
+from .api.kinds import ASGI_SERVICE
 from .controller.controller import Controller
 from .controller.settings import Settings
 from .routers import owned_kinds
@@ -20,9 +21,9 @@ from .routers import owned_kinds
 _controller: Controller | None = None
 _settings = Settings()
 
-# The child kinds whose changes (including deletion) may need a repair of their AsgiService: every kind an
-# AsgiService may own, as the workload and the traffic routers declare (routers.owned_kinds).
-CHILD_RESOURCES = tuple((kind.group, kind.version, kind.plural) for kind in owned_kinds())
+# The kinds kept in the controller's store and watched for changes: AsgiServices, and every kind one may own,
+# as the workload and the traffic routers declare (routers.owned_kinds).
+WATCHED = (ASGI_SERVICE, *owned_kinds())
 
 
 def configure(settings: Settings) -> None:
@@ -46,7 +47,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.lifetime = _settings.peering_lifetime
     settings.peering.stealth = True  # keep-alives are routine, not log lines
     _controller = Controller(_settings)
-    _controller.start()
+    await _controller.start()
 
 
 @kopf.on.cleanup()
@@ -60,17 +61,18 @@ def queue_depth(**_: Any) -> int:
     return controller().queue.pending
 
 
-@kopf.on.event(keys.GROUP, keys.VERSION, keys.PLURAL)
-def asgiservice_changed(*, type: str, name: str, namespace: str | None, **_: Any) -> None:
-    if namespace is None:
-        return
-    if type == "DELETED":
-        controller().forget(namespace, name)
-        from .controller import telemetry
+def _changed(*, type: str | None, body: kopf.Body, **_: Any) -> None:
+    controller().changed(type, dict(body))
 
-        telemetry.forget(namespace, name)
-    else:
-        controller().enqueue(namespace, name)
+
+for _kind in WATCHED:
+    kopf.on.event(_kind.group, _kind.version, _kind.plural, id=f"changed-{_kind.plural}")(_changed)
+
+
+@kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="crds")
+def crd_changed(*, spec: Mapping[str, Any], **_: Any) -> None:
+    """A CRD added, changed or removed: which kinds the cluster serves is asked again (never polled)."""
+    controller().crd_changed(str(spec.get("group", "")))
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespaces")
@@ -81,14 +83,3 @@ def namespace_changed(*, type: str, name: str, meta: Mapping[str, Any], **_: Any
         controller().namespace_changed(name, terminating=False)
     else:
         controller().namespace_changed(name, terminating=bool(meta.get("deletionTimestamp")))
-
-
-def _child_changed(*, labels: Mapping[str, str], namespace: str | None, **_: Any) -> None:
-    if namespace is not None:
-        controller().enqueue(namespace, labels[keys.LABEL_NAME])
-
-
-for _group, _version, _plural in CHILD_RESOURCES:
-    kopf.on.event(_group, _version, _plural, labels={keys.LABEL_NAME: kopf.PRESENT}, id=f"child-{_plural}")(
-        _child_changed
-    )

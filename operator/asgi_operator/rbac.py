@@ -38,7 +38,7 @@ def _grouped(kinds: tuple[Kind, ...], verbs: tuple[str, ...]) -> list[str]:
 def render_rules() -> str:
     rules = [
         _rule([keys.GROUP], [keys.PLURAL], ("get", "list", "watch")),
-        _rule([keys.GROUP], [f"{keys.PLURAL}/status"], ("get", "patch")),
+        _rule([keys.GROUP], [f"{keys.PLURAL}/status"], ("get", "update")),
         _rule(
             [keys.GROUP],
             [f"{keys.PLURAL}/finalizers"],

@@ -29,7 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "lab-admin-token"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
-NODES = ("kwok-node-1", "kwok-node-2")
+# The fake nodes: how many, and how much each declares (kwok makes them hold whatever they declare). Room for
+# thousands of pods by default, so scale runs fit; ASGI_LAB_NODES / ASGI_LAB_NODE_PODS change it.
+DEFAULT_NODES = int(os.environ.get("ASGI_LAB_NODES", "2"))
+DEFAULT_NODE_PODS = int(os.environ.get("ASGI_LAB_NODE_PODS", "2000"))
 
 _PR_SET_PDEATHSIG = 1
 
@@ -173,9 +176,16 @@ class Lab(Cluster):
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="asgi-lab-")))
     processes: list[Process] = field(default_factory=list)
     api_port: int = 0
+    nodes: int = DEFAULT_NODES
+    node_pods: int = DEFAULT_NODE_PODS
+    audit_reads: bool = False  # log reads too (for the benchmark's request counts; slows the API server)
     fake_nodes = True
 
     # ------------------------------------------------------------------ paths
+    @property
+    def node_names(self) -> list[str]:
+        return [f"kwok-node-{i}" for i in range(1, self.nodes + 1)]
+
     @property
     def admin_kubeconfig(self) -> Path:  # type: ignore[override]
         return self.workdir / "admin.kubeconfig"
@@ -300,8 +310,8 @@ class Lab(Cluster):
                 "--cidr=10.244.0.0/16",
             ],
         )
-        for node in NODES:
-            self.kubectl_apply(_node_manifest(node))
+        for node in self.node_names:
+            self.kubectl_apply(_node_manifest(node, self.node_pods))
         wait_for("kwok nodes Ready", self._nodes_ready, 60)
         wait_for(
             "the default ServiceAccount (controller manager running)",
@@ -376,11 +386,11 @@ class Lab(Cluster):
             check=True,
             capture_output=True,
         )
-        # Only writes are audited (the idle-cost tests count them); reads and watches are not logged.
+        # Only writes are audited (the idle-cost tests count them); reads and watches only for the benchmark.
+        reads = "" if self.audit_reads else "- level: None\n  verbs: [get, list, watch]\n"
         (self.workdir / "audit-policy.yaml").write_text(
             "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
-            "- level: None\n  verbs: [get, list, watch]\n"
-            "- level: Metadata\n"
+            f"{reads}- level: Metadata\n"
         )
 
     def _write_kubeconfig(self, path: Path, user: str, token: str) -> None:
@@ -404,7 +414,7 @@ class Lab(Cluster):
             for n in items
             if any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
         ]
-        return len(ready) >= len(NODES)
+        return len(ready) >= self.nodes
 
     def audit_events(self) -> Iterator[dict[str, object]] | None:
         return _read_audit(self.audit_log)
@@ -443,7 +453,8 @@ def _http_ok(url: str) -> bool:
         return bool(resp.status == 200)
 
 
-def _node_manifest(name: str) -> str:
+def _node_manifest(name: str, pods: int) -> str:
+    room = {"cpu": str(max(32, pods // 2)), "memory": f"{max(256, pods)}Gi", "pods": str(pods)}
     return json.dumps(
         {
             "apiVersion": "v1",
@@ -454,8 +465,8 @@ def _node_manifest(name: str) -> str:
                 "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
             },
             "status": {
-                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                "allocatable": room,
+                "capacity": room,
             },
         }
     )

@@ -17,6 +17,7 @@ from ..render.drift import holds
 from ..render.meta import Owner
 from ..routers import RouterError, kind_of, owned_kinds, patched_kinds
 from . import telemetry
+from .store import Reads
 
 _KINDS = {(k.api_version, k.kind): k for k in (*owned_kinds(), *patched_kinds())}
 
@@ -29,8 +30,8 @@ class Written:
 
 
 class ChildWriter:
-    def __init__(self, api: KubeApi, owner: Owner) -> None:
-        self.api, self.owner, self.namespace = api, owner, owner.namespace
+    def __init__(self, api: KubeApi, reads: Reads, owner: Owner) -> None:
+        self.api, self.reads, self.owner, self.namespace = api, reads, owner, owner.namespace
         self.written = Written()
 
     def sync(self, the_plan: Plan, spec: AsgiServiceSpec, weight: int, *, converged_before: bool) -> Written:
@@ -41,6 +42,8 @@ class ChildWriter:
         existing = the_plan.router.existing(spec)
         if existing is not None:  # an object the user owns: only the router's fields are patched
             kind, name = existing
+            # the user's object is no child of ours (not in the store): read fresh, then patched guarded by its
+            # resourceVersion
             live = self.api.get(kind, self.namespace, name)
             ops = the_plan.router.patch_existing(self.owner, spec, live, weight)
             if ops:
@@ -55,7 +58,7 @@ class ChildWriter:
                 "change spec.expose"
             )
         name = manifest["metadata"]["name"]
-        live = self.api.get(kind, self.namespace, name)
+        live = self.reads.get(kind, self.namespace, name)
         if live is not None and holds(manifest, live):
             return
         handover = replicas_handover(spec, manifest, live)
@@ -68,16 +71,18 @@ class ChildWriter:
 
     def _apply(self, kind: Kind, manifest: Body, field_manager: str) -> None:
         applied = self.api.apply(kind, manifest, field_manager=field_manager)
+        self.reads.wrote(applied)
         self.written.applied[(manifest["kind"], manifest["metadata"]["name"])] = applied
         self._count(kind, "apply")
 
     def _delete_if_ours(self, kind: Kind, name: str) -> None:
         if not self.api.served(kind):
             return
-        live = self.api.get(kind, self.namespace, name)
+        live = self.reads.get(kind, self.namespace, name)
         if live is None or not _owned_by(live, self.owner.uid):
             return
         self.api.delete(kind, self.namespace, name, uid=live["metadata"]["uid"])
+        self.reads.deleted(kind, self.namespace, name)
         self._count(kind, "delete")
         self.written.changes.add(Change.UPDATED, f"{kind.kind}/{name} (deleted)")
 

@@ -1,7 +1,12 @@
-"""The running controller: a work queue feeding the reconciler on a small thread pool.
+"""The running controller: the store fed by the watches, a work queue feeding the reconciler on a small
+thread pool.
 
 The Kubernetes and Prometheus clients are synchronous; each reconcile runs in a worker thread so the event
 loop (Kopf's watches, the liveness probe) is never blocked.
+
+What wakes an AsgiService: a watch event that changes what one of its decisions depends on (observe.relevant:
+its spec, labels and annotations; a child's spec, metadata, or the Deployment status fields it reads), a child
+deleted, a wake-up its rollout asked for, or a retry. Status churn and the operator's own writes wake nothing.
 """
 
 from __future__ import annotations
@@ -9,12 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from ..kube.api import KubeApi, load_client
+from ..api import keys
+from ..api.kinds import ASGI_SERVICE
+from ..kube.api import ApiError, KubeApi, RateLimiter, load_client
+from ..routers import owned_kinds
+from . import telemetry
 from .namespaces import TerminatingNamespaces
 from .queue import Key, WorkQueue
 from .reconciler import Reconciler
 from .settings import Settings
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -22,24 +33,65 @@ log = logging.getLogger(__name__)
 class Controller:
     def __init__(self, settings: Settings, api: KubeApi | None = None) -> None:
         self.settings = settings
-        self.api = api or KubeApi(load_client(settings.kubeconfig), timeout=settings.api_timeout)
+        self.api = api or KubeApi(
+            load_client(settings.kubeconfig),
+            timeout=settings.api_timeout,
+            limiter=RateLimiter(settings.api_qps, settings.api_burst),
+        )
+        self.kinds = (ASGI_SERVICE, *owned_kinds())
+        self.store = Store(owned_kinds())
         self.terminating = TerminatingNamespaces()
-        self.reconciler = Reconciler(self.api, settings, terminating=self.terminating)
+        self.reconciler = Reconciler(self.api, settings, self.store, terminating=self.terminating)
         self.queue = WorkQueue(self._work, concurrency=settings.concurrency)
         self._executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="reconcile")
+        telemetry.watch(self.store.stats, lambda: self.queue.pending)
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Fill the store (one LIST per kind and namespace), then reconcile every AsgiService once (a restart
+        resumes every rollout), then serve the queue."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.prime)
+        for namespace, name in self.store.names(ASGI_SERVICE):
+            self.queue.enqueue((namespace, name))
         self.queue.start()
+
+    def prime(self) -> None:
+        for kind in self.kinds:
+            for namespace in self.settings.namespaces or (None,):
+                try:
+                    selector = None if kind == ASGI_SERVICE else keys.LABEL_NAME
+                    for body in self.api.list(kind, namespace, selector):
+                        self.store.put(body)
+                except ApiError as e:
+                    if e.not_found:
+                        continue  # not served (its CRD is not installed): nothing to keep
+                    log.warning("cannot list %s (%s): read from the API server instead", kind.plural, e.message)
+                    self.store.unlisted.add((kind.api_version, kind.kind))
 
     async def stop(self) -> None:
         await self.queue.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def enqueue(self, namespace: str, name: str) -> None:
-        self.queue.enqueue((namespace, name))
+    # ------------------------------------------------------------------ fed by the watches (handlers.py)
+    def changed(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """A watch event of a kept kind: into the store, then wake the AsgiService it matters to (deletions
+        always do; a change only when it touches what a decision depends on)."""
+        kind, meta = body["kind"], body["metadata"]
+        namespace, name = meta.get("namespace"), meta["name"]
+        if namespace is None:
+            return
+        if event_type == "DELETED":
+            owner = self.store.remove(kind, namespace, name)
+            if kind == ASGI_SERVICE.kind:
+                self.queue.forget((namespace, name))
+                telemetry.forget(namespace, name)
+                return
+        else:
+            owner = self.store.put(body)
+        if owner is not None:
+            self.queue.enqueue((namespace, owner))
 
-    def forget(self, namespace: str, name: str) -> None:
-        self.queue.forget((namespace, name))
+    def crd_changed(self, group: str) -> None:
+        self.api.forget_discovery(group)
 
     def namespace_changed(self, name: str, terminating: bool) -> None:
         if terminating:

@@ -18,8 +18,12 @@ log = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
-    """An expected failure the worker already reported (status, events): retried with backoff and logged
-    as one line, without a traceback."""
+    """An expected failure the worker already reported (status, events): retried with backoff (or after
+    `after` seconds, when the failure says how long) and logged as one line, without a traceback."""
+
+    def __init__(self, message: str, after: float | None = None) -> None:
+        super().__init__(message)
+        self.after = after
 
 
 @dataclass
@@ -104,11 +108,11 @@ class WorkQueue:
             except RetryLater as e:
                 entry.failures += 1
                 log.warning("reconcile of %s/%s will be retried: %s", *key, e)
-                again = min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1))
+                again = e.after if e.after is not None else self._backoff(entry.failures)
             except Exception:  # an unexpected failure: keep the traceback, retry with backoff
                 log.exception("reconcile of %s/%s failed", *key)
                 entry.failures += 1
-                again = min(self.max_backoff, self.base_backoff * 2 ** (entry.failures - 1))
+                again = self._backoff(entry.failures)
             finally:
                 entry.running = False
             if key not in self._entries:
@@ -117,6 +121,9 @@ class WorkQueue:
                 self._ready.put_nowait(key)
             if again is not None:
                 self.enqueue_after(key, again)
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self.max_backoff, self.base_backoff * 2 ** (failures - 1)))
 
     def succeeded(self, key: Key) -> None:
         entry = self._entries.get(key)

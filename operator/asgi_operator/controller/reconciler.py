@@ -42,6 +42,7 @@ from .queue import Key, RetryLater
 from .reporting import Reporter
 from .sampling import Sampler
 from .settings import Settings
+from .store import Reads, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,15 @@ class Reconciler:
         self,
         api: KubeApi,
         settings: Settings,
+        store: Store,
         prometheus: PrometheusPool | None = None,
         terminating: TerminatingNamespaces | None = None,
     ) -> None:
         self.api = api
+        self.reads = Reads(store, api)
         self.clock = utcnow
         self.terminating = terminating or TerminatingNamespaces()
-        self.reporter = Reporter(api, utcnow)
+        self.reporter = Reporter(api, utcnow, self.reads.wrote)
         self.sampler = Sampler(prometheus or PrometheusPool(), settings, utcnow)
 
     def reconcile(self, key: Key) -> Outcome:
@@ -88,7 +91,7 @@ class Reconciler:
         namespace, name = key
         if namespace in self.terminating:
             return Outcome()  # the namespace controller is deleting everything in it: never fight it
-        body = self.api.get(ASGI_SERVICE, namespace, name)
+        body = self.reads.get(ASGI_SERVICE, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             telemetry.forget(namespace, name)
             return Outcome()  # children go with it (owner references + garbage collection)
@@ -120,8 +123,8 @@ class Reconciler:
         generation = int(meta.get("generation", 0))
 
         # 1. read and decide
-        stable_live = self.api.get(DEPLOYMENT, owner.namespace, owner.name)
-        canary_live = self.api.get(DEPLOYMENT, owner.namespace, canary_name(owner))
+        stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
+        canary_live = self.reads.get(DEPLOYMENT, owner.namespace, canary_name(owner))
         obs = Observation(
             now=self.clock(),
             revision=revision_of(owner, spec),
@@ -155,7 +158,7 @@ class Reconciler:
             self.reporter.write_position(body, decision.rollout)
 
         # 3. act: children and traffic
-        writer = ChildWriter(self.api, owner)
+        writer = ChildWriter(self.api, self.reads, owner)
         problem: Problem | None = None
         try:
             writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged_before(status, generation))

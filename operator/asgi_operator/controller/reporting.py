@@ -10,39 +10,56 @@ from typing import Any
 
 from ..api.kinds import ASGI_SERVICE
 from ..api.models import AsgiServiceStatus, RolloutStatus
-from ..kube.api import JSON_PATCH, ApiError, Body, KubeApi
+from ..kube.api import ApiError, Body, KubeApi
 from ..kube.events import EventSpec, post_event
 from ..reconcile.status import Problem, compute
 from ..render.meta import Owner, selector
 from ..rollout.state import Decision, Event, Observation, iso
 from . import telemetry
+from .queue import RetryLater
 
 log = logging.getLogger(__name__)
 
 
+class StaleRead(RetryLater):
+    """The object changed after it was read: the pass runs again at once, on the newer version."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, after=0.0)
+
+
 class Reporter:
-    def __init__(self, api: KubeApi, clock: Callable[[], datetime]) -> None:
+    def __init__(self, api: KubeApi, clock: Callable[[], datetime], wrote: Callable[[Body], None]) -> None:
         self.api = api
         self.clock = clock
+        self.wrote = wrote  # the API server's answer to a write, for the store
         self._posted: set[str] = set()  # pending events this process has posted already
         self.writes = 0
 
     def write_status(self, body: Body, status: AsgiServiceStatus) -> bool:
-        """Replace `.status` if it differs, only if nobody wrote the object since we read it (else 409)."""
+        """Replace `.status` if it differs, only if nobody wrote the object since it was read: the decision was
+        made on that version. A newer one (the read came from a store a watch event had not reached yet) is a
+        retry of the whole pass on fresh data, never a write on stale data."""
         new = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         if new == (body.get("status") or {}):
             return False
         meta = body["metadata"]
-        ops = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-            {"op": "add", "path": "/status", "value": new},
-        ]
-        updated = self.api.patch(
-            ASGI_SERVICE, meta["namespace"], meta["name"], ops, content_type=JSON_PATCH, subresource="status"
-        )
-        self._count("AsgiService", "patch-status")
+        request = {
+            "apiVersion": body.get("apiVersion", ASGI_SERVICE.api_version),
+            "kind": ASGI_SERVICE.kind,
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta},
+            "status": new,
+        }
+        try:
+            updated = self.api.replace_status(ASGI_SERVICE, request)
+        except ApiError as e:
+            if e.conflict:
+                raise StaleRead(f"{meta['namespace']}/{meta['name']} changed since it was read") from e
+            raise
+        self._count("AsgiService", "update-status")
         body["metadata"] = updated["metadata"]
         body["status"] = updated.get("status", new)
+        self.wrote(updated)
         return True
 
     def write_position(self, body: Body, rollout: RolloutStatus) -> bool:

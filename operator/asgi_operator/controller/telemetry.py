@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from ..api.vocabulary import EventReason, RolloutPhase
 
@@ -81,3 +84,27 @@ def record_analysis(namespace: str, name: str, verdict: str, values: dict[str, f
     for check, value in values.items():
         if value is not None:
             ANALYSIS_VALUE.labels(namespace, name, check).set(value)
+
+
+QUEUE_DEPTH: Final = Gauge("asgi_operator_queue_depth", "AsgiServices waiting for a reconcile worker.")
+
+
+class StoreCollector(Collector):
+    """The size of the operator's memory of the cluster, read when /metrics is scraped."""
+
+    def __init__(self, stats: Callable[[], tuple[int, int]]) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        objects, size = self.stats()
+        yield GaugeMetricFamily("asgi_operator_store_objects", "Objects kept in the operator's store.", value=objects)
+        yield GaugeMetricFamily(
+            "asgi_operator_store_bytes", "Bytes the store's objects take (compressed JSON).", value=size
+        )
+
+
+def watch(store_stats: Callable[[], tuple[int, int]], queue_depth: Callable[[], int]) -> None:
+    """Report the store's size and the queue's depth (once per process: the registry is global)."""
+    QUEUE_DEPTH.set_function(queue_depth)
+    with contextlib.suppress(ValueError):  # already registered
+        REGISTRY.register(StoreCollector(store_stats))

@@ -64,6 +64,14 @@ class ApiError(Exception):
         return self.status == 403 and " cannot " in self.message and not self.namespace_terminating
 
 
+def _retry_after(header: str | None) -> float:
+    try:
+        seconds = float(header) if header else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.1), LONGEST_RETRY_AFTER)
+
+
 def load_client(kubeconfig: str | None = None) -> client.ApiClient:
     """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account."""
     configuration = client.Configuration()
@@ -86,15 +94,50 @@ def current_namespace(kubeconfig: str | None = None) -> str:
     return str((context or {}).get("context", {}).get("namespace") or "default")
 
 
+class RateLimiter:
+    """A token bucket shared by every request of the process (client-go's QPS and burst): bursts of reconciles
+    never hammer the API server. 0 QPS: unlimited."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps, self.burst = qps, max(1, burst)
+        self._tokens = float(self.burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.qps <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.qps)
+            self._at = now
+            self._tokens -= 1
+            wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+# 429 Too Many Requests (API Priority and Fairness): waited out this many times, never longer than this each
+RETRIES_ON_429: Final = 3
+LONGEST_RETRY_AFTER: Final = 10.0
+
+
 class KubeApi:
     """Synchronous, typed access to the few API operations the operator needs."""
 
-    def __init__(self, api_client: client.ApiClient, timeout: float = 30.0, discovery_ttl: float = 60.0) -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        timeout: float = 30.0,
+        discovery_ttl: float = 300.0,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._api = api_client
         self._timeout = timeout
         self._discovery_ttl = discovery_ttl
-        self._served: dict[str, tuple[bool, float]] = {}
+        self._discovered: dict[str, tuple[frozenset[str], float]] = {}  # api version -> (plurals, when)
         self._lock = threading.Lock()
+        self._limiter = limiter or RateLimiter(0, 1)
 
     # ---------------------------------------------------------------- transport
     def request(
@@ -116,11 +159,16 @@ class KubeApi:
             auth_settings=["BearerToken"],
         )
         url, sent_headers = serialized[1], {**serialized[2], "Content-Type": content_type}
-        # the transport serializes dicts and lists itself (and picks the patch type from the body's shape)
-        response = self._api.call_api(
-            method, url, header_params=sent_headers, body=body, _request_timeout=self._timeout
-        )
-        data = response.read()
+        for attempt in range(RETRIES_ON_429 + 1):
+            self._limiter.acquire()
+            # the transport serializes dicts and lists itself (and picks the patch type from the body's shape)
+            response = self._api.call_api(
+                method, url, header_params=sent_headers, body=body, _request_timeout=self._timeout
+            )
+            data = response.read()
+            if response.status != 429 or attempt == RETRIES_ON_429:
+                break
+            time.sleep(_retry_after(response.getheader("Retry-After")))
         if not 200 <= response.status < 300:
             message, reason = data.decode(errors="replace") if data else "", response.reason or ""
             causes: tuple[str, ...] = ()
@@ -142,6 +190,12 @@ class KubeApi:
             if e.not_found:
                 return None
             raise
+
+    def list(self, kind: Kind, namespace: str | None, label_selector: str | None = None) -> list[Body]:
+        """Every object of a kind (in one namespace, or all), with the kind set on each item."""
+        query = [("labelSelector", label_selector)] if label_selector else []
+        out = self.request("GET", kind.path(namespace), query=query) or {}
+        return [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in out.get("items", [])]
 
     def apply(
         self, kind: Kind, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False
@@ -175,6 +229,14 @@ class KubeApi:
         assert out is not None
         return out
 
+    def replace_status(self, kind: Kind, body: Body) -> Body:
+        """PUT the status subresource: only `.status` is taken, and only if the object's resourceVersion in `body`
+        is still the live one (else 409 Conflict)."""
+        meta = body["metadata"]
+        out = self.request("PUT", kind.path(meta["namespace"], meta["name"], "status"), body=body)
+        assert out is not None
+        return out
+
     def create(self, kind: Kind, namespace: str, body: Body) -> Body:
         out = self.request("POST", kind.path(namespace), body=body)
         assert out is not None
@@ -194,19 +256,26 @@ class KubeApi:
         return True
 
     def served(self, kind: Kind) -> bool:
-        """Is this kind's API served (its CRD installed)? Cached for a minute: reads only."""
+        """Is this kind's API served (its CRD installed)? A kind once found is remembered until `forget_discovery`
+        (the operator calls it when a CRD changes); a missing one is asked again after `discovery_ttl`."""
         now = time.monotonic()
         with self._lock:
-            hit = self._served.get(kind.api_version)
-            if hit and now - hit[1] < self._discovery_ttl:
-                return hit[0]
+            hit = self._discovered.get(kind.api_version)
+        if hit and (kind.plural in hit[0] or now - hit[1] < self._discovery_ttl):
+            return kind.plural in hit[0]
         try:
             resources = self.request("GET", kind.path().rsplit("/", 1)[0]) or {}
-            served = any(r.get("name") == kind.plural for r in resources.get("resources", []))
+            plurals = frozenset(str(r.get("name")) for r in resources.get("resources", []))
         except ApiError as e:
             if not e.not_found:
                 raise
-            served = False
+            plurals = frozenset()
         with self._lock:
-            self._served[kind.api_version] = (served, now)
-        return served
+            self._discovered[kind.api_version] = (plurals, now)
+        return kind.plural in plurals
+
+    def forget_discovery(self, group: str) -> None:
+        """A CRD of this API group was added, changed or removed: ask again at the next use."""
+        with self._lock:
+            for api_version in [v for v in self._discovered if v.rpartition("/")[0] == group]:
+                del self._discovered[api_version]

@@ -33,3 +33,63 @@ def annotation(body: dict[str, Any], key: str) -> str | None:
 
 def is_paused(body: dict[str, Any]) -> bool:
     return (annotation(body, keys.ANNOTATION_PAUSED) or "").strip().lower() == "true"
+
+
+# What of a watched object the operator keeps in memory, and what of it can change a decision.
+_META_KEPT = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "deletionTimestamp",
+)
+# the Deployment's status fields the reconcile reads (observe.workload); everything else there is churn
+_DEPLOYMENT_STATUS = ("observedGeneration", "replicas", "readyReplicas", "availableReplicas", "updatedReplicas")
+
+
+def trimmed(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The part of a watched object the reconciler reads (kept in the operator's memory). managedFields only for
+    Deployments (the HPA hand-over reads them); status only for AsgiServices and, partly, Deployments."""
+    meta = body.get("metadata", {})
+    kept_meta = {k: meta[k] for k in _META_KEPT if k in meta}
+    if kind == "Deployment" and "managedFields" in meta:
+        # only whether each manager owns spec.replicas (reconcile.handover), not the whole field sets
+        kept_meta["managedFields"] = [
+            {
+                "manager": e.get("manager"),
+                "operation": e.get("operation"),
+                "fieldsV1": {"f:spec": {"f:replicas": {}}} if "f:replicas" in _spec_fields(e) else {},
+            }
+            for e in meta["managedFields"]
+        ]
+    out: dict[str, Any] = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept_meta}
+    for key, value in body.items():
+        if key not in ("apiVersion", "kind", "metadata", "status"):
+            out[key] = value  # spec, and the top-level fields of kinds without a spec
+    status = body.get("status")
+    if status is not None and kind == "AsgiService":
+        out["status"] = status
+    elif status is not None and kind == "Deployment":
+        out["status"] = {k: status[k] for k in _DEPLOYMENT_STATUS if k in status}
+    return out
+
+
+def _spec_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    fields = entry.get("fieldsV1")
+    spec = fields.get("f:spec") if isinstance(fields, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+def relevant(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What of an object can change the operator's decisions: a watch event that leaves this unchanged wakes
+    nothing (a Deployment's rollout churn, another controller's status, the operator's own status writes)."""
+    view = trimmed(kind, body)
+    meta = view["metadata"]
+    view["metadata"] = {k: v for k, v in meta.items() if k not in ("resourceVersion", "managedFields")}
+    if kind == "AsgiService":
+        view.pop("status", None)  # the operator writes it; a change there never needs a reconcile
+    return view
