@@ -31,10 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--api-qps",
         type=float,
-        default=float(env("ASGI_API_QPS", "50")),
+        default=float(env("ASGI_API_QPS", "100")),
         help="sustained requests per second to the Kubernetes API (0: unlimited); 429s are waited out",
     )
-    run.add_argument("--api-burst", type=int, default=int(env("ASGI_API_BURST", "100")), help="requests in a burst")
+    run.add_argument("--api-burst", type=int, default=int(env("ASGI_API_BURST", "200")), help="requests in a burst")
     run.add_argument(
         "--metrics-address",
         default=env("ASGI_METRICS_ADDRESS", "0.0.0.0:8081"),
@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .controller.memory import limit_arenas
+
+    limit_arenas()  # before any thread starts
     if args.kubeconfig:
         # before the kubernetes client is imported: it reads $KUBECONFIG once, at import (Kopf logs in with it)
         os.environ["KUBECONFIG"] = args.kubeconfig

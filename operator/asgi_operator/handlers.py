@@ -13,11 +13,14 @@ from typing import Any
 
 import kopf
 
+from .api import keys
 from .api.kinds import ASGI_SERVICE
 from .controller.controller import Controller
 from .controller.settings import Settings
 from .routers import owned_kinds
 
+KOPF_WORKERS = 64
+LIST_PAGE = 250
 _controller: Controller | None = None
 _settings = Settings()
 
@@ -46,6 +49,15 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.request_timeout = 60
     settings.peering.lifetime = _settings.peering_lifetime
     settings.peering.stealth = True  # keep-alives are routine, not log lines
+    # Kopf runs one worker per object with events; at a start with thousands of children every one of them has
+    # an event at once. A bound on the workers (the watch stream waits meanwhile) bounds the memory of that
+    # burst; a short idle timeout lets each end soon after its event.
+    settings.queueing.worker_limit = KOPF_WORKERS
+    settings.queueing.idle_timeout = 0.5
+    # lists in pages, and children filtered by the API server (only objects an AsgiService owns are sent)
+    settings.watching.chunk_size = LIST_PAGE
+    for kind in WATCHED[1:]:
+        settings.watching.label_selectors[(kind.group, kind.version, kind.plural)] = keys.LABEL_NAME
     _controller = Controller(_settings)
     await _controller.start()
 
@@ -61,7 +73,8 @@ def queue_depth(**_: Any) -> int:
     return controller().queue.pending
 
 
-def _changed(*, type: str | None, body: kopf.Body, **_: Any) -> None:
+async def _changed(*, type: str | None, body: kopf.Body, **_: Any) -> None:
+    # async: runs on the event loop, where the work queue lives (no thread hop per event)
     controller().changed(type, dict(body))
 
 
@@ -70,13 +83,13 @@ for _kind in WATCHED:
 
 
 @kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="crds")
-def crd_changed(*, spec: Mapping[str, Any], **_: Any) -> None:
+async def crd_changed(*, spec: Mapping[str, Any], **_: Any) -> None:
     """A CRD added, changed or removed: which kinds the cluster serves is asked again (never polled)."""
     controller().crd_changed(str(spec.get("group", "")))
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespaces")
-def namespace_changed(*, type: str, name: str, meta: Mapping[str, Any], **_: Any) -> None:
+async def namespace_changed(*, type: str, name: str, meta: Mapping[str, Any], **_: Any) -> None:
     """A namespace being deleted: its AsgiServices are left alone until it is gone (no fight with the
     namespace controller, which deletes their children)."""
     if type == "DELETED":

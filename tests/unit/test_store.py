@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 from asgi_operator.api.kinds import ASGI_SERVICE, DEPLOYMENT, HTTP_ROUTE, SERVICE
-from asgi_operator.controller.store import Store
+from asgi_operator.controller.store import Store, Wake
 from asgi_operator.reconcile.observe import trimmed
 
 
@@ -44,7 +44,7 @@ def deployment(rv: str = "10", **status: int) -> dict[str, Any]:
 
 def test_a_reconcile_reads_back_what_it_needs_and_nothing_more() -> None:
     store = Store((DEPLOYMENT, SERVICE))
-    assert store.put(deployment()) == "web"
+    assert store.put(deployment()) == Wake("web")
     got = store.get(DEPLOYMENT, "shop", "web")
     assert got is not None
     assert got["spec"] == deployment()["spec"]
@@ -60,10 +60,11 @@ def test_status_churn_wakes_nothing_and_a_relevant_change_wakes_the_owner() -> N
     churn = deployment("11")
     churn["status"]["conditions"] = [{"type": "Progressing", "lastUpdateTime": "t2"}]
     assert store.put(churn) is None  # a condition's timestamp: no decision depends on it
-    assert store.put(deployment("12", readyReplicas=1)) == "web"  # a pod became unready: it matters
+    # a pod became unready: it matters, and such status changes come in series: settle, then one reconcile
+    assert store.put(deployment("12", readyReplicas=1)) == Wake("web", settle=True)
     edited = deployment("13", readyReplicas=1)
     edited["spec"]["template"]["spec"]["containers"][0]["image"] = "i:hacked"
-    assert store.put(edited) == "web"  # drift to repair
+    assert store.put(edited) == Wake("web")  # drift to repair, at once
 
 
 def test_the_operators_own_status_write_wakes_nothing_but_a_spec_or_annotation_change_does() -> None:
@@ -75,7 +76,7 @@ def test_the_operators_own_status_write_wakes_nothing_but_a_spec_or_annotation_c
         "spec": {"image": "i:1"},
         "status": {"phase": "Ready"},
     }
-    assert store.put(asvc) == "web"
+    assert store.put(asvc) == Wake("web")
     assert (
         store.put({**asvc, "metadata": {**asvc["metadata"], "resourceVersion": "6"}, "status": {"phase": "Canary"}})
         is None
@@ -84,7 +85,7 @@ def test_the_operators_own_status_write_wakes_nothing_but_a_spec_or_annotation_c
     assert got is not None and got["status"] == {"phase": "Canary"}  # kept, for the next reconcile
     requested = copy.deepcopy(asvc)
     requested["metadata"].update(resourceVersion="7", annotations={"asgi.dev/request": "promote/1"})
-    assert store.put(requested) == "web"
+    assert store.put(requested) == Wake("web")
 
 
 def test_a_delayed_older_event_never_replaces_what_the_operator_wrote() -> None:
@@ -100,7 +101,7 @@ def test_a_child_that_loses_our_label_is_dropped_and_its_owner_woken() -> None:
     store.put(deployment())
     unlabelled = deployment("11")
     unlabelled["metadata"]["labels"] = {}
-    assert store.put(unlabelled) == "web"
+    assert store.put(unlabelled) == Wake("web")
     assert store.get(DEPLOYMENT, "shop", "web") is None
     assert store.put(unlabelled) is None  # someone else's Deployment: never kept, never wakes anything
 

@@ -20,7 +20,7 @@ from ..api import keys
 from ..api.kinds import ASGI_SERVICE
 from ..kube.api import ApiError, KubeApi, RateLimiter, load_client
 from ..routers import owned_kinds
-from . import telemetry
+from . import memory, telemetry
 from .namespaces import TerminatingNamespaces
 from .queue import Key, WorkQueue
 from .reconciler import Reconciler
@@ -28,6 +28,10 @@ from .settings import Settings
 from .store import Store
 
 log = logging.getLogger(__name__)
+RELEASE_AFTER_IDLE = (2.0, 15.0)  # seconds of an empty queue before the memory of a burst is given back
+# A child's status written by another controller (a Deployment's rollout progress) comes in quick series: its
+# owner is reconciled this long after the first change of a series, once for all of them.
+SETTLE = 1.0
 
 
 class Controller:
@@ -45,6 +49,7 @@ class Controller:
         self.queue = WorkQueue(self._work, concurrency=settings.concurrency)
         self._executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="reconcile")
         telemetry.watch(self.store.stats, lambda: self.queue.pending)
+        self._trims: list[asyncio.TimerHandle] = []
 
     async def start(self) -> None:
         """Fill the store (one LIST per kind and namespace), then reconcile every AsgiService once (a restart
@@ -85,10 +90,14 @@ class Controller:
                 self.queue.forget((namespace, name))
                 telemetry.forget(namespace, name)
                 return
-        else:
-            owner = self.store.put(body)
-        if owner is not None:
-            self.queue.enqueue((namespace, owner))
+            if owner is not None:
+                self.queue.enqueue((namespace, owner))
+            return
+        wake = self.store.put(body)
+        if wake is not None and wake.settle:
+            self.queue.enqueue_after((namespace, wake.owner), SETTLE)
+        elif wake is not None:
+            self.queue.enqueue((namespace, wake.owner))
 
     def crd_changed(self, group: str) -> None:
         self.api.forget_discovery(group)
@@ -103,4 +112,18 @@ class Controller:
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(self._executor, self.reconciler.reconcile, key)
         self.queue.succeeded(key)
+        self._after_burst(loop)
         return outcome.requeue_after
+
+    def _after_burst(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Once the queue has been empty for a moment, give the memory of the burst back (controller.memory);
+        and once more a little later, when Kopf's per-object workers of the burst have ended too."""
+        for handle in self._trims:
+            handle.cancel()
+        self._trims = (
+            [loop.call_later(delay, self._release) for delay in RELEASE_AFTER_IDLE] if not self.queue.pending else []
+        )
+
+    def _release(self) -> None:
+        if self.queue.pending == 0:
+            memory.release()

@@ -154,7 +154,10 @@ class Reconciler:
 
         # 2. persist the new position (and the events it announces) before acting on it
         decision = sequence(decision, owner.name, owner.uid)
-        if _position(decision.rollout) != _position(status.rollout):
+        # (a first deploy moves no traffic: its position needs no write of its own; its event names are
+        # deterministic, so redoing it after a crash posts nothing twice)
+        first_deploy = status.rollout.stable_revision is None
+        if _position(decision.rollout) != _position(status.rollout) and not first_deploy:
             self.reporter.write_position(body, decision.rollout)
 
         # 3. act: children and traffic

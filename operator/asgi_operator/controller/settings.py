@@ -9,8 +9,8 @@ from dataclasses import dataclass
 class Settings:
     prometheus_url: str | None = None  # used when an AsgiService names no Prometheus address
     concurrency: int = 8  # AsgiServices reconciled at once
-    api_qps: float = 50.0  # requests per second to the API server, sustained (0: unlimited)
-    api_burst: int = 100  # and in a burst
+    api_qps: float = 100.0  # requests per second to the API server, sustained (0: unlimited)
+    api_burst: int = 200  # and in a burst
     kubeconfig: str | None = None
     namespaces: tuple[str, ...] = ()  # watched namespaces; empty: all
     api_timeout: float = 30.0

@@ -36,13 +36,28 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 @dataclass(frozen=True, slots=True)
 class _Entry:
     blob: bytes  # zlib(compact JSON of observe.trimmed(body))
-    digest: bytes  # of observe.relevant(body)
+    digest: bytes  # of observe.relevant(body) without its status
+    status_digest: bytes  # of its status part
     version: int | None
     owner: str  # the AsgiService it belongs to (itself, for an AsgiService)
 
 
+@dataclass(frozen=True)
+class Wake:
+    """An AsgiService to reconcile because one of its objects changed. `settle`: only the status another
+    controller writes changed (a Deployment's rollout progress), which comes in quick series: waiting a moment
+    lets one reconcile (and one status write) cover the series."""
+
+    owner: str
+    settle: bool = False
+
+
 def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _digest(value: Any) -> bytes:
+    return hashlib.blake2b(_compact(value), digest_size=16).digest()
 
 
 def _version(body: Body) -> int | None:
@@ -76,26 +91,33 @@ class Store:
         with self._lock:
             return [(ns, name) for k, ns, name in self._entries if k == kind.kind]
 
-    def put(self, body: Body) -> str | None:
-        """Keep the newest version of an object. Returns the name of the AsgiService to wake when the change
-        matters to it (what a decision depends on changed), else None. An object that loses the asgi.dev/name
-        label is no child of ours any more: it is dropped, and its former owner woken."""
+    def put(self, body: Body) -> Wake | None:
+        """Keep the newest version of an object. Returns the AsgiService to wake when the change matters to it
+        (what a decision depends on changed), else None. An object that loses the asgi.dev/name label is no
+        child of ours any more: it is dropped, and its former owner woken."""
         kind, meta = str(body.get("kind", "")), body.get("metadata", {})
         key = (kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
         owner = _owner(body)
         if owner is None:
             with self._lock:
                 gone = self._entries.pop(key, None)
-            return gone.owner if gone is not None else None
+            return Wake(gone.owner) if gone is not None else None
         version = _version(body)
-        digest = hashlib.blake2b(_compact(relevant(kind, body)), digest_size=16).digest()
-        entry = _Entry(zlib.compress(_compact(trimmed(kind, body)), 1), digest, version, owner)
+        with self._lock:
+            same = self._entries.get(key)
+        if same is not None and version is not None and same.version == version:
+            return None  # the very version kept already (a relist, or the echo of the operator's own write)
+        view = relevant(kind, body)
+        status_digest = _digest(view.pop("status", None))
+        entry = _Entry(zlib.compress(_compact(trimmed(kind, body)), 1), _digest(view), status_digest, version, owner)
         with self._lock:
             old = self._entries.get(key)
             if old is not None and version is not None and old.version is not None and version < old.version:
                 return None  # a delayed event older than what the operator wrote itself
             self._entries[key] = entry
-        return owner if old is None or old.digest != digest else None
+        if old is None or old.digest != entry.digest:
+            return Wake(owner)
+        return Wake(owner, settle=True) if old.status_digest != status_digest else None
 
     def remove(self, kind: str, namespace: str, name: str) -> str | None:
         """Forget a deleted object; the name of the AsgiService it belonged to (to wake), if it was ours."""

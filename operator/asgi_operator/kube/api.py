@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 from kubernetes import client, config
@@ -136,6 +137,7 @@ class KubeApi:
         self._timeout = timeout
         self._discovery_ttl = discovery_ttl
         self._discovered: dict[str, tuple[frozenset[str], float]] = {}  # api version -> (plurals, when)
+        self._lookups: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._limiter = limiter or RateLimiter(0, 1)
 
@@ -191,11 +193,22 @@ class KubeApi:
                 return None
             raise
 
-    def list(self, kind: Kind, namespace: str | None, label_selector: str | None = None) -> list[Body]:
-        """Every object of a kind (in one namespace, or all), with the kind set on each item."""
-        query = [("labelSelector", label_selector)] if label_selector else []
-        out = self.request("GET", kind.path(namespace), query=query) or {}
-        return [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in out.get("items", [])]
+    def list(
+        self, kind: Kind, namespace: str | None, label_selector: str | None = None, page: int = 250
+    ) -> Iterator[Body]:
+        """Every object of a kind (in one namespace, or all), with the kind set on each item, fetched in pages
+        so that a large list never sits in memory whole."""
+        token = ""
+        while True:
+            query = [("limit", str(page))] + ([("labelSelector", label_selector)] if label_selector else [])
+            if token:
+                query.append(("continue", token))
+            out = self.request("GET", kind.path(namespace), query=query) or {}
+            for item in out.get("items", []):
+                yield {"apiVersion": kind.api_version, "kind": kind.kind, **item}
+            token = (out.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
 
     def apply(
         self, kind: Kind, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False
@@ -258,21 +271,24 @@ class KubeApi:
     def served(self, kind: Kind) -> bool:
         """Is this kind's API served (its CRD installed)? A kind once found is remembered until `forget_discovery`
         (the operator calls it when a CRD changes); a missing one is asked again after `discovery_ttl`."""
-        now = time.monotonic()
         with self._lock:
-            hit = self._discovered.get(kind.api_version)
-        if hit and (kind.plural in hit[0] or now - hit[1] < self._discovery_ttl):
-            return kind.plural in hit[0]
-        try:
-            resources = self.request("GET", kind.path().rsplit("/", 1)[0]) or {}
-            plurals = frozenset(str(r.get("name")) for r in resources.get("resources", []))
-        except ApiError as e:
-            if not e.not_found:
-                raise
-            plurals = frozenset()
-        with self._lock:
-            self._discovered[kind.api_version] = (plurals, now)
-        return kind.plural in plurals
+            lookup = self._lookups.setdefault(kind.api_version, threading.Lock())
+        with lookup:  # one request per API version, however many reconciles ask at once
+            now = time.monotonic()
+            with self._lock:
+                hit = self._discovered.get(kind.api_version)
+            if hit and (kind.plural in hit[0] or now - hit[1] < self._discovery_ttl):
+                return kind.plural in hit[0]
+            try:
+                resources = self.request("GET", kind.path().rsplit("/", 1)[0]) or {}
+                plurals = frozenset(str(r.get("name")) for r in resources.get("resources", []))
+            except ApiError as e:
+                if not e.not_found:
+                    raise
+                plurals = frozenset()
+            with self._lock:
+                self._discovered[kind.api_version] = (plurals, now)
+            return kind.plural in plurals
 
     def forget_discovery(self, group: str) -> None:
         """A CRD of this API group was added, changed or removed: ask again at the next use."""
