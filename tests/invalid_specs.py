@@ -286,6 +286,321 @@ INVALID: list[Invalid] = [
         "spec.rollout.router",
         ("ingressNginx needs expose.ingress",),
     ),
+    # Prometheus auth
+    Invalid(
+        "prom-auth-two-methods",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "address": "https://prom.example.com",
+                    "auth": {
+                        "bearerToken": {"secretRef": {"name": "prom", "key": "token"}},
+                        "basicAuth": {
+                            "username": {"value": "me"},
+                            "password": {"secretRef": {"name": "prom", "key": "password"}},
+                        },
+                    },
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.basicAuth",
+        ("set at most one of bearerToken and basicAuth",),
+    ),
+    Invalid(
+        "prom-auth-secret-ref-without-key",
+        {"spec.rollout": {"prometheus": {"auth": {"bearerToken": {"secretRef": {"name": "prom"}}}}}},
+        "spec.rollout.prometheus.auth.bearerToken.secretRef.key",
+        ("Required value",),
+    ),
+    Invalid(
+        "prom-auth-authorization-header",
+        {"spec.rollout": {"prometheus": {"auth": {"headers": [{"name": "authorization", "value": "Bearer x"}]}}}},
+        "spec.rollout.prometheus.auth.headers[0].name",
+        ("use auth.bearerToken or auth.basicAuth",),
+    ),
+    Invalid(
+        "prom-auth-header-value-and-value-from",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "auth": {
+                        "headers": [
+                            {
+                                "name": "X-Scope-OrgID",
+                                "value": "team-a",
+                                "valueFrom": {"secretKeyRef": {"name": "tenant", "key": "id"}},
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.headers[0]",
+        ("set exactly one of value and valueFrom",),
+    ),
+    Invalid(
+        "prom-auth-tls-over-http",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "address": "http://prom.monitoring:9090",
+                    "auth": {"tls": {"serverName": "prom.example.com"}},
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.tls",
+        ("auth.tls needs an https:// address",),
+    ),
+    Invalid(
+        "prom-auth-username-twice",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "auth": {
+                        "basicAuth": {
+                            "username": {"value": "me", "secretRef": {"name": "prom", "key": "user"}},
+                            "password": {"secretRef": {"name": "prom", "key": "password"}},
+                        }
+                    }
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.basicAuth.username",
+        ("set exactly one of value and secretRef",),
+    ),
+    Invalid(
+        "prom-auth-duplicate-header",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "auth": {
+                        "headers": [{"name": "X-Scope-OrgID", "value": "a"}, {"name": "x-scope-orgid", "value": "b"}]
+                    }
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.headers",
+        ("header names must be unique",),
+    ),
+    Invalid(
+        "prom-auth-two-cas",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "address": "https://prom.example.com",
+                    "auth": {
+                        "tls": {
+                            "caSecretRef": {"name": "ca", "key": "ca.crt"},
+                            "caConfigMapRef": {"name": "ca", "key": "ca.crt"},
+                        }
+                    },
+                }
+            }
+        },
+        "spec.rollout.prometheus.auth.tls.caSecretRef",
+        ("set at most one of caSecretRef and caConfigMapRef",),
+    ),
+]
+
+# pod features
+_CONFIG_VOLUME: dict[str, Any] = {"name": "config", "configMap": {"name": "shop-config"}}
+_SIDECAR: dict[str, Any] = {"name": "proxy", "image": "proxy:1", "restartPolicy": "Always"}
+INVALID += [
+    Invalid(
+        "volume-mount-names-a-missing-volume",
+        {"spec.volumes": [_CONFIG_VOLUME], "spec.volumeMounts": [{"name": "secrets", "mountPath": "/etc/secrets"}]},
+        "spec.volumeMounts",
+        ("no volume named secrets",),
+    ),
+    Invalid(
+        "init-container-mount-names-a-missing-volume",
+        {"spec.initContainers": [{"name": "wait", "volumeMounts": [{"name": "creds", "mountPath": "/creds"}]}]},
+        "spec.initContainers",
+        ("no volume named creds",),
+    ),
+    Invalid(
+        "host-path-volume",
+        {"spec.volumes": [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]},
+        "spec.volumes[0].hostPath",
+        ("hostPath volumes are not allowed", "restricted Pod Security Standard"),
+    ),
+    Invalid(
+        "privileged-sidecar",
+        {"spec.initContainers": [{**_SIDECAR, "securityContext": {"privileged": True}}]},
+        "spec.initContainers[0].securityContext.privileged",
+        ("privileged containers are not allowed", "restricted Pod Security Standard"),
+    ),
+    Invalid(
+        "capability-sys-admin",
+        {"spec.initContainers": [{**_SIDECAR, "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}]},
+        "spec.initContainers[0].securityContext.capabilities.add",
+        ("not SYS_ADMIN", "restricted Pod Security Standard"),
+    ),
+    Invalid(
+        "run-as-root",
+        {"spec.initContainers": [{"name": "chown", "securityContext": {"runAsUser": 0}}]},
+        "spec.initContainers[0].securityContext.runAsUser",
+        ("runAsUser 0 (root) is not allowed",),
+    ),
+    Invalid(
+        "privilege-escalation",
+        {"spec.initContainers": [{"name": "setup", "securityContext": {"allowPrivilegeEscalation": True}}]},
+        "spec.initContainers[0].securityContext.allowPrivilegeEscalation",
+        ("must be false",),
+    ),
+    Invalid(
+        "duplicate-volume-names",
+        {"spec.volumes": [_CONFIG_VOLUME, {"name": "config", "emptyDir": {}}]},
+        "spec.volumes",
+        ("duplicate entries", 'name="config"'),
+    ),
+    Invalid(
+        "duplicate-container-names",
+        {"spec.initContainers": [{"name": "wait"}, {"name": "wait", "image": "busybox"}]},
+        "spec.initContainers",
+        ("duplicate entries", 'name="wait"'),
+    ),
+    Invalid(
+        "init-container-named-app",
+        {"spec.initContainers": [{"name": "app", "image": "busybox"}]},
+        "spec.initContainers[0].name",
+        ("the app's container",),
+    ),
+    Invalid(
+        "volume-named-like-the-operators",
+        {"spec.volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory"}}]},
+        "spec.volumes[0].name",
+        ("operator's own volumes",),
+    ),
+    Invalid(
+        "mount-over-the-operators-tmp",
+        {"spec.volumes": [_CONFIG_VOLUME], "spec.volumeMounts": [{"name": "config", "mountPath": "/tmp"}]},
+        "spec.volumeMounts[0].mountPath",
+        ("operator mounts its own volumes",),
+    ),
+    Invalid(
+        "volume-with-two-sources",
+        {"spec.volumes": [{"name": "config", "configMap": {"name": "a"}, "emptyDir": {}}]},
+        "spec.volumes[0]",
+        ("exactly one volume source",),
+    ),
+    Invalid(
+        "toleration-operator",
+        {"spec.tolerations": [{"key": "dedicated", "operator": "Matches", "value": "web"}]},
+        "spec.tolerations[0].operator",
+        ("Unsupported value", "Matches"),
+    ),
+    Invalid(
+        "toleration-effect",
+        {"spec.tolerations": [{"key": "dedicated", "value": "web", "effect": "NoRun"}]},
+        "spec.tolerations[0].effect",
+        ("Unsupported value", "NoRun"),
+    ),
+    Invalid(
+        "toleration-exists-with-a-value",
+        {"spec.tolerations": [{"key": "dedicated", "operator": "Exists", "value": "web"}]},
+        "spec.tolerations[0].value",
+        ("value must be empty when operator is Exists",),
+    ),
+    Invalid(
+        "toleration-seconds-without-no-execute",
+        {"spec.tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 30}]},
+        "spec.tolerations[0].effect",
+        ("tolerationSeconds needs effect NoExecute",),
+    ),
+    Invalid(
+        "spread-max-skew-0",
+        {
+            "spec.topologySpreadConstraints": [
+                {"maxSkew": 0, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}
+            ]
+        },
+        "spec.topologySpreadConstraints[0].maxSkew",
+        ("greater than or equal to 1",),
+    ),
+    Invalid(
+        "spread-min-domains-when-schedule-anyway",
+        {
+            "spec.topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "minDomains": 3,
+                }
+            ]
+        },
+        "spec.topologySpreadConstraints[0].minDomains",
+        ("minDomains needs whenUnsatisfiable DoNotSchedule",),
+    ),
+    Invalid(
+        "probe-on-a-plain-init-container",
+        {"spec.initContainers": [{"name": "wait", "readinessProbe": {"tcpSocket": {"port": 5432}}}]},
+        "spec.initContainers[0].restartPolicy",
+        ("probes need restartPolicy: Always",),
+    ),
+    Invalid(
+        "init-container-restart-policy-on-failure",
+        {"spec.initContainers": [{"name": "wait", "restartPolicy": "OnFailure"}]},
+        "spec.initContainers[0].restartPolicy",
+        ("Unsupported value", "OnFailure"),
+    ),
+    Invalid(
+        "node-affinity-in-without-values",
+        {
+            "spec.affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In"}]}]
+                    }
+                }
+            }
+        },
+        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+        ".matchExpressions[0].values",
+        ("In and NotIn need at least one value",),
+    ),
+    Invalid(
+        "priority-class-name",
+        {"spec.priorityClassName": "High_Priority"},
+        "spec.priorityClassName",
+        ("should match",),
+    ),
+]
+
+
+# rollout.preDeploy
+INVALID += [
+    Invalid(
+        "pre-deploy-without-a-command",
+        {"spec.rollout": {"preDeploy": {"command": []}}},
+        "spec.rollout.preDeploy.command",
+        ("should have at least 1 item",),
+    ),
+    Invalid(
+        "pre-deploy-empty-argument",
+        {"spec.rollout": {"preDeploy": {"command": ["alembic", ""]}}},
+        "spec.rollout.preDeploy.command",
+        ("must not contain empty strings",),
+    ),
+    Invalid(
+        "pre-deploy-ttl-too-short",
+        {"spec.rollout": {"preDeploy": {"command": ["migrate"], "ttlAfterFinished": "30s"}}},
+        "spec.rollout.preDeploy.ttlAfterFinished",
+        ("at least 10m", "outcome"),
+    ),
+    Invalid(
+        "pre-deploy-timeout-too-long",
+        {"spec.rollout": {"preDeploy": {"command": ["migrate"], "timeout": "7h"}}},
+        "spec.rollout.preDeploy.timeout",
+        ("from 1s to 6h",),
+    ),
+    Invalid(
+        "pre-deploy-backoff-limit",
+        {"spec.rollout": {"preDeploy": {"command": ["migrate"], "backoffLimit": 11}}},
+        "spec.rollout.preDeploy.backoffLimit",
+        ("less than or equal to 10",),
+    ),
 ]
 
 
@@ -301,6 +616,89 @@ AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
     ),
     ("window-exactly-two-scrapes", {"spec.metrics": {"interval": "15s"}, "spec.rollout": {"slo": {"window": "30s"}}}),
     ("scrape-interval-one-second", {"spec.metrics": {"interval": "1s"}}),
+    # Prometheus auth: a method, headers and TLS together; credentials over http:// (a mesh); tls with no address
+    (
+        "prom-auth-everything-at-once",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "address": "https://mimir.example.com/prometheus",
+                    "auth": {
+                        "basicAuth": {
+                            "username": {"secretRef": {"name": "mimir", "key": "user"}},
+                            "password": {"secretRef": {"name": "mimir", "key": "password"}},
+                        },
+                        "headers": [
+                            {"name": "X-Scope-OrgID", "valueFrom": {"secretKeyRef": {"name": "tenant", "key": "org"}}},
+                            {"name": "X-Team", "value": "checkout"},
+                        ],
+                        "tls": {"caConfigMapRef": {"name": "ca", "key": "ca.crt"}, "serverName": "mimir.internal"},
+                    },
+                }
+            }
+        },
+    ),
+    (
+        "prom-auth-bearer-over-http",
+        {
+            "spec.rollout": {
+                "prometheus": {
+                    "address": "http://prometheus.monitoring:9090",
+                    "auth": {"bearerToken": {"secretRef": {"name": "prom", "key": "token"}}},
+                }
+            }
+        },
+    ),
+    (
+        "prom-auth-tls-for-the-operator-wide-address",
+        {"spec.rollout": {"prometheus": {"auth": {"tls": {"caSecretRef": {"name": "ca", "key": "ca.crt"}}}}}},
+    ),
+    (
+        "pre-deploy-at-its-limits",
+        {
+            "spec.rollout": {
+                "preDeploy": {"command": ["m"], "timeout": "6h", "ttlAfterFinished": "10m", "backoffLimit": 10}
+            }
+        },
+    ),
+    # pod features
+    ("spread-off", {"spec.topologySpreadConstraints": []}),
+    (
+        "capability-net-bind-service",
+        {
+            "spec.initContainers": [
+                {
+                    **_SIDECAR,
+                    "securityContext": {
+                        "capabilities": {"add": ["NET_BIND_SERVICE"]},
+                        "runAsUser": 1,
+                        "runAsNonRoot": True,
+                        "privileged": False,
+                    },
+                }
+            ]
+        },
+    ),
+    ("toleration-of-every-taint", {"spec.tolerations": [{"operator": "Exists"}]}),
+    (
+        "sidecar-with-probes",
+        {
+            "spec.initContainers": [
+                {
+                    **_SIDECAR,
+                    "startupProbe": {"httpGet": {"path": "/ready", "port": 9801}},
+                    "livenessProbe": {"tcpSocket": {"port": "proxy"}},
+                }
+            ]
+        },
+    ),
+    (
+        "mounts-next-to-the-operators",
+        {
+            "spec.volumes": [{"name": "tmp-cache", "emptyDir": {}}],
+            "spec.volumeMounts": [{"name": "tmp-cache", "mountPath": "/tmp/cache"}],
+        },
+    ),
 ]
 
 

@@ -25,6 +25,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--prometheus-url", default=env("ASGI_PROMETHEUS_URL"), help="the Prometheus for AsgiServices that name none"
     )
+    # credentials for --prometheus-url only, as files (a mounted Secret: read at each analysis, so a rotation
+    # needs no restart); never sent to an address an AsgiService names itself
+    auth = run.add_argument_group("credentials for --prometheus-url")
+    auth.add_argument("--prometheus-bearer-token-file", default=env("ASGI_PROMETHEUS_BEARER_TOKEN_FILE"))
+    auth.add_argument("--prometheus-username-file", default=env("ASGI_PROMETHEUS_USERNAME_FILE"))
+    auth.add_argument("--prometheus-password-file", default=env("ASGI_PROMETHEUS_PASSWORD_FILE"))
+    auth.add_argument(
+        "--prometheus-header", action="append", default=[], metavar="NAME=VALUE", help="a header (repeatable)"
+    )
+    auth.add_argument(
+        "--prometheus-header-file",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a header whose value is read from a file (repeatable)",
+    )
+    auth.add_argument("--prometheus-ca-file", default=env("ASGI_PROMETHEUS_CA_FILE"), help="PEM CAs to trust")
+    auth.add_argument(
+        "--prometheus-server-name", default=env("ASGI_PROMETHEUS_SERVER_NAME"), help="the name its certificate carries"
+    )
     run.add_argument(
         "--concurrency", type=int, default=int(env("ASGI_CONCURRENCY", "8")), help="AsgiServices reconciled at once"
     )
@@ -74,6 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _pairs(items: list[str], flag: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"{flag} takes NAME=VALUE, not {name or item!r}")
+        out.append((name, value))
+    return tuple(out)
+
+
 def run(args: argparse.Namespace) -> int:
     from .controller.memory import limit_arenas
 
@@ -85,11 +115,22 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from . import handlers
+    from .controller.credentials import DefaultAuth
     from .controller.settings import Settings
 
+    prometheus_auth = DefaultAuth(
+        bearer_token_file=args.prometheus_bearer_token_file,
+        username_file=args.prometheus_username_file,
+        password_file=args.prometheus_password_file,
+        headers=_pairs(args.prometheus_header, "--prometheus-header"),
+        header_files=_pairs(args.prometheus_header_file, "--prometheus-header-file"),
+        ca_file=args.prometheus_ca_file,
+        server_name=args.prometheus_server_name,
+    )
     handlers.configure(
         Settings(
             prometheus_url=args.prometheus_url,
+            prometheus_auth=prometheus_auth,
             concurrency=args.concurrency,
             namespaces=tuple(args.namespace),
             api_qps=args.api_qps,

@@ -1,6 +1,8 @@
 """Write or check every generated file: `python -m asgi_operator.generate write|check [--root DIR]`.
 
-Generated files are never edited by hand; `check` fails (exit 1) and shows a diff when one is stale.
+Generated files are never edited by hand; `check` fails (exit 1) and shows a diff when one is stale. Both refuse
+(exit 1, nothing written) while a property of the CRD has no description, listing every one: `kubectl explain`
+must answer for every field.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .api.crd import render_crd_yaml
+from .api.crd import render_crd_yaml, undocumented_in_crd
 from .api.reference import render_reference
 from .rbac import render_rules
 
@@ -33,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["write", "check"])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args(argv)
+    missing = undocumented_in_crd()
+    if missing:
+        print(
+            f"{len(missing)} properties of the CRD have no description (`kubectl explain` would show nothing); "
+            "give each field a `description=` (or its model a docstring) in operator/asgi_operator/api/:\n"
+            + "".join(f"  {path}\n" for path in missing),
+            file=sys.stderr,
+            end="",
+        )
+        return 1
     stale = []
     for relative, generate in generated_files().items():
         path: Path = args.root / relative

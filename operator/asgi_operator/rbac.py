@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from .api import keys
-from .api.kinds import EVENT, Kind
+from .api.kinds import CONFIG_MAP, EVENT, POD, SECRET, Kind
 from .routers import owned_kinds, patched_kinds
 
 OWNED_VERBS: Final = ("get", "list", "watch", "create", "patch", "delete")
@@ -48,6 +48,19 @@ def render_rules() -> str:
         *_grouped(owned_kinds(), OWNED_VERBS),
         *_grouped(patched_kinds(), PATCHED_VERBS),
         _rule([EVENT.group], [EVENT.plural], ("create",)),
+        _rule(
+            [POD.group],
+            [POD.plural],
+            ("list",),
+            "a failed pre-deploy Job's pods: the termination message holds the tail of its log",
+        ),
+        _rule(
+            [SECRET.group],
+            [SECRET.plural, CONFIG_MAP.plural],
+            ("get",),
+            "the Prometheus credentials and CA that spec.rollout.prometheus.auth names, read at each analysis; only "
+            "get (no list, no watch): the operator can read a Secret it is told about, never enumerate them",
+        ),
         _rule(
             ["apiextensions.k8s.io"],
             ["customresourcedefinitions"],

@@ -99,12 +99,71 @@ def test_namespaced_install_uses_roles(cluster: Cluster) -> None:
         (["--set", "peering.lifetime=1"], "lifetime"),
         (["--set", "logFormat=xml"], "logFormat"),
         (["--set", "replicas=2"], "additional properties 'replicas' not allowed"),
+        # Prometheus auth: one method, one CA, no Authorization header among the extra headers
+        (
+            ["--set", "prometheusAuth.bearerTokenSecret.name=t", "--set", "prometheusAuth.basicAuthSecret.name=b"],
+            "/prometheusAuth",
+        ),
+        (["--set", "prometheusAuth.caSecret.name=a", "--set", "prometheusAuth.caConfigMap.name=b"], "/prometheusAuth"),
+        (
+            ["--set", "prometheusAuth.headers[0].name=Authorization", "--set", "prometheusAuth.headers[0].value=x"],
+            "/prometheusAuth/headers/0/name",
+        ),
     ],
 )
 def test_values_schema_rejects_mistakes(cluster: Cluster, values: list[str], words: str) -> None:
     out = helm(cluster, "template", "asgi", str(CHART), f"--kube-version={KUBE_VERSION}", *values, check=False)
     assert out.returncode != 0
     assert words in out.stderr
+
+
+def test_operator_wide_prometheus_credentials_are_mounted_secrets_passed_as_files(cluster: Cluster) -> None:
+    docs = template(
+        cluster,
+        "--set",
+        "prometheusUrl=https://mimir.example.com/prometheus",
+        "--set",
+        "prometheusAuth.basicAuthSecret.name=grafana-cloud",
+        "--set",
+        "prometheusAuth.headers[0].name=X-Scope-OrgID",
+        "--set",
+        "prometheusAuth.headers[0].secret.name=tenant",
+        "--set",
+        "prometheusAuth.headers[0].secret.key=org",
+        "--set",
+        "prometheusAuth.caSecret.name=mimir-ca",
+        "--set",
+        "extraEnv[0].name=HTTPS_PROXY",
+        "--set",
+        "extraEnv[0].value=http://proxy:3128",
+        "--set",
+        "extraVolumes[0].name=corp-ca",
+        "--set",
+        "extraVolumes[0].configMap.name=corp-ca",
+        "--set",
+        "extraVolumeMounts[0].name=corp-ca",
+        "--set",
+        "extraVolumeMounts[0].mountPath=/etc/corp-ca",
+    )
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    base = "/etc/asgi-operator/prometheus"
+    assert {
+        f"--prometheus-username-file={base}/basic-auth/username",
+        f"--prometheus-password-file={base}/basic-auth/password",
+        f"--prometheus-header-file=X-Scope-OrgID={base}/header-0/org",
+        f"--prometheus-ca-file={base}/ca/ca.crt",
+    } <= set(container["args"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["prometheus-basic-auth"]["secret"]["secretName"] == "grafana-cloud"
+    assert volumes["prometheus-header-0"]["secret"]["secretName"] == "tenant"
+    assert volumes["prometheus-ca"]["secret"]["secretName"] == "mimir-ca"
+    assert "corp-ca" in volumes
+    mounts = container["volumeMounts"]
+    # whole volumes, never subPath: the kubelet updates them when the Secret is rotated
+    assert all("subPath" not in m for m in mounts)
+    assert {m["name"] for m in mounts} >= {"prometheus-basic-auth", "prometheus-header-0", "prometheus-ca", "corp-ca"}
+    assert {"name": "HTTPS_PROXY", "value": "http://proxy:3128"} in container["env"]
 
 
 def test_chart_crd_is_the_generated_one() -> None:

@@ -623,3 +623,173 @@ def test_a_dry_run_with_an_unknown_owner_is_accepted(cluster: Cluster, namespace
     assert stored["metadata"]["ownerReferences"][0]["uid"] == OWNER_UID
     with pytest.raises(KubectlError):
         cluster.kubectl("get", "asgiservice", "ghost", "-n", namespace)
+
+
+# ------------------------------------------------------------------------------------------------ pod features
+EVERY_POD_FEATURE: Manifest = {
+    **BASE,
+    "server": {"workers": 2},  # the operator's multiproc volume next to the user's
+    "volumes": [
+        {"name": "config", "configMap": {"name": "shop-config", "items": [{"key": "app.toml", "path": "app.toml"}]}},
+        {"name": "db-credentials", "secret": {"secretName": "shop-db", "defaultMode": 0o440}},
+        {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
+        {
+            "name": "identity",
+            "projected": {
+                "sources": [
+                    {
+                        "serviceAccountToken": {
+                            "path": "token",
+                            "audience": "sts.example.com",
+                            "expirationSeconds": 3600,
+                        }
+                    },
+                    {"downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+                    {"configMap": {"name": "ca", "items": [{"key": "ca.crt", "path": "ca.crt", "mode": 0o444}]}},
+                    {"secret": {"name": "client-cert", "optional": True}},
+                ]
+            },
+        },
+        {"name": "uploads", "persistentVolumeClaim": {"claimName": "shop-uploads", "readOnly": True}},
+        {
+            "name": "vault",
+            "csi": {
+                "driver": "secrets-store.csi.k8s.io",
+                "readOnly": True,
+                "volumeAttributes": {"secretProviderClass": "shop"},
+                "nodePublishSecretRef": {"name": "vault-creds"},
+            },
+        },
+    ],
+    "volumeMounts": [
+        {"name": "config", "mountPath": "/etc/shop/app.toml", "subPath": "app.toml", "readOnly": True},
+        {"name": "config", "mountPath": "/etc/shop/conf.d", "readOnly": True},  # one volume mounted twice
+        {"name": "db-credentials", "mountPath": "/var/run/secrets/db", "readOnly": True},
+        {"name": "cache", "mountPath": "/var/cache/shop"},
+        {"name": "identity", "mountPath": "/var/run/identity"},
+        {"name": "uploads", "mountPath": "/srv/uploads"},
+        {"name": "vault", "mountPath": "/mnt/vault"},
+    ],
+    "nodeSelector": {"kubernetes.io/os": "linux", "pool": "web"},
+    "tolerations": [
+        {"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+    ],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}
+                        ]
+                    }
+                ]
+            },
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 10, "preference": {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["3"]}]}}
+            ],
+        },
+        "podAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 50,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": {"app": "postgres"}},
+                        "namespaces": ["databases"],
+                        "topologyKey": "topology.kubernetes.io/zone",
+                    },
+                }
+            ]
+        },
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchExpressions": [{"key": "asgi.dev/name", "operator": "Exists"}]},
+                    "topologyKey": "kubernetes.io/hostname",
+                    "matchLabelKeys": ["pod-template-hash"],
+                }
+            ]
+        },
+    },
+    "topologySpreadConstraints": [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "minDomains": 3,
+            "nodeAffinityPolicy": "Honor",
+            "nodeTaintsPolicy": "Ignore",
+        },
+        {
+            "maxSkew": 2,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"asgi.dev/name": "shop"}},
+            "matchLabelKeys": ["pod-template-hash"],
+        },
+    ],
+    "priorityClassName": "business-critical",
+    "initContainers": [
+        {
+            "name": "db-proxy",
+            "image": "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.0",
+            "restartPolicy": "Always",
+            "args": ["--port=5432", "--health-check", "--http-port=9801", "project:region:db"],
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "securityContext": {"runAsUser": 65532, "capabilities": {"add": ["NET_BIND_SERVICE"]}},
+            "startupProbe": {"httpGet": {"path": "/startup", "port": 9801}, "periodSeconds": 1, "failureThreshold": 30},
+            "readinessProbe": {"tcpSocket": {"port": 5432}},
+            "livenessProbe": {"exec": {"command": ["/bin/true"]}, "initialDelaySeconds": 5, "timeoutSeconds": 2},
+            "volumeMounts": [{"name": "identity", "mountPath": "/var/run/identity", "readOnly": True}],
+        },
+        {
+            "name": "wait-for-db",
+            "command": ["python", "-m", "shop.wait_for_db"],
+            "env": [
+                {"name": "DATABASE_HOST", "value": "127.0.0.1"},
+                {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "shop-db", "key": "password"}}},
+            ],
+            "envFrom": [{"configMapRef": {"name": "shop-settings"}}],
+            "securityContext": {"readOnlyRootFilesystem": False, "runAsNonRoot": True},
+        },
+    ],
+}
+
+
+def test_a_spec_with_every_pod_feature_and_its_deployments_are_accepted(cluster: Cluster, namespace: str) -> None:
+    """Every volume source, mounts, a sidecar with all three probe kinds, an init container, affinity of each
+    kind, spread, tolerations, nodeSelector and a priority class: the AsgiService is accepted as written, and
+    both Deployments (mid-canary) are accepted and stored as rendered (no rewrite at every reconcile)."""
+    spec = AsgiServiceSpec.model_validate(EVERY_POD_FEATURE)
+    (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, EVERY_POD_FEATURE)])
+    assert AsgiService.model_validate(stored).spec == spec
+    owner = Owner("shop", namespace, OWNER_UID)
+    children = desired_children(owner, spec, canary=CanaryPlan(spec, 1), weight=10).apply
+    assert len([c for c in children if c["kind"] == "Deployment"]) == 2
+    check_children(cluster, namespace, children)
+
+
+def test_the_default_spread_and_no_spread_are_accepted(cluster: Cluster, namespace: str) -> None:
+    for fields in ({}, {"topologySpreadConstraints": []}):
+        spec = AsgiServiceSpec.model_validate({**BASE, **fields})
+        check_children(cluster, namespace, desired_children(Owner("shop", namespace, OWNER_UID), spec).apply)
+
+
+def test_a_missing_priority_class_is_found_only_when_pods_are_created(cluster: Cluster, namespace: str) -> None:
+    """A Deployment naming a PriorityClass that does not exist is accepted (even created for real): the Priority
+    admission plugin checks Pods only, so the ReplicaSet's pod creation fails. A dry-run of the Pod itself shows
+    the error the user would find in the ReplicaSet's events."""
+    spec = AsgiServiceSpec.model_validate({**BASE, "priorityClassName": "no-such-class"})
+    check_children(cluster, namespace, desired_children(Owner("shop", namespace, OWNER_UID), spec).apply)
+    deployment = next(
+        c for c in desired_children(Owner("shop", namespace, OWNER_UID), spec).apply if c["kind"] == "Deployment"
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "shop-probe", "namespace": namespace},
+        "spec": deployment["spec"]["template"]["spec"],
+    }
+    with pytest.raises(Rejected, match="no PriorityClass with name no-such-class"):
+        dry_run(cluster, namespace, [pod])

@@ -309,6 +309,7 @@ class Lab(Cluster):
                 self.bin("kwok"),
                 f"--kubeconfig={kc}",
                 f"--config={cache_dir() / 'kwok' / 'stages.yaml'}",
+                f"--config={REPO / 'tests' / 'lab' / 'stages' / 'pod-exit-failure.yaml'}",
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
                 f"--server-address=127.0.0.1:{free_port()}",

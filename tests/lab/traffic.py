@@ -13,11 +13,13 @@ Everything binds to 127.0.0.1 and is bounded in time and count; stop() ends ever
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import random
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -30,15 +32,37 @@ from pathlib import Path
 from typing import Any
 
 from .cluster import REPO, Cluster, GaveUp, die_with_parent, free_port, terminate, wait_for
+from .pki import ServerCert
 
 APP_DIR = REPO / "examples" / "app"
 UVICORN = Path(sys.executable).parent / "uvicorn"
 
 
-class Prometheus:
-    """A real Prometheus, scraping the targets in a file (file_sd) every second."""
+@dataclass(frozen=True)
+class WebSecurity:
+    """Prometheus' own `--web.config.file`: HTTPS with this certificate, and basic auth (stored as a bcrypt hash)."""
 
-    def __init__(self, bin_dir: Path, scrape_interval: str = "1s") -> None:
+    cert: ServerCert
+    ca_file: Path  # what the lab's own requests trust
+    username: str
+    password: str
+
+    def config(self) -> dict[str, Any]:
+        import bcrypt
+
+        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(rounds=4)).decode()  # cheap rounds: a test
+        return {
+            "tls_server_config": {"cert_file": str(self.cert.cert_file), "key_file": str(self.cert.key_file)},
+            "basic_auth_users": {self.username: hashed},
+        }
+
+
+class Prometheus:
+    """A real Prometheus, scraping the targets in a file (file_sd) every second; with `web`, only over HTTPS and
+    with basic auth (its own --web.config.file)."""
+
+    def __init__(self, bin_dir: Path, scrape_interval: str = "1s", web: WebSecurity | None = None) -> None:
+        self.web = web
         self.workdir = Path(tempfile.mkdtemp(prefix="asgi-prom-"))
         self.targets = self.workdir / "targets.json"
         self.targets.write_text("[]")
@@ -63,10 +87,25 @@ class Prometheus:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.web else 'http'}://127.0.0.1:{self.port}"
+
+    def _open(self, url: str, timeout: float) -> Any:
+        """GET `url` as the lab's own client (with `web`: its basic auth, trusting the lab's CA)."""
+        if self.web is None:
+            return urllib.request.urlopen(url, timeout=timeout)
+        context = ssl.create_default_context(cafile=str(self.web.ca_file))
+        context.check_hostname = False  # the certificate names prometheus.lab.test, not 127.0.0.1; still verified
+        request = urllib.request.Request(url)
+        token = f"{self.web.username}:{self.web.password}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+        return urllib.request.urlopen(request, timeout=timeout, context=context)
 
     def start(self) -> Prometheus:
         log = (self.workdir / "prometheus.log").open("ab")
+        web_flags = []
+        if self.web is not None:
+            (self.workdir / "web.yml").write_text(json.dumps(self.web.config()))
+            web_flags = [f"--web.config.file={self.workdir / 'web.yml'}"]
         self.proc = subprocess.Popen(
             [
                 self.binary,
@@ -75,6 +114,7 @@ class Prometheus:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
                 "--storage.tsdb.retention.time=1h",
+                *web_flags,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -86,7 +126,7 @@ class Prometheus:
     def ready(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:
             raise GaveUp("Prometheus exited:\n" + (self.workdir / "prometheus.log").read_text()[-2000:])
-        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+        with self._open(f"{self.url}/-/ready", timeout=2) as resp:
             return bool(resp.status == 200)
 
     def stop(self) -> None:
@@ -105,12 +145,12 @@ class Prometheus:
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        with self._open(url, timeout=5) as resp:
             return list(json.loads(resp.read())["data"]["result"])
 
     def queries_served(self) -> float:
         """How many instant queries this Prometheus has answered (its own counter)."""
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:
+        with self._open(f"{self.url}/metrics", timeout=5) as resp:
             text = resp.read().decode()
         total = 0.0
         for line in text.splitlines():

@@ -11,6 +11,7 @@ import pytest
 from asgi_operator.api.models import AnalysisResult, RolloutSpec, RolloutStatus
 from asgi_operator.api.vocabulary import EventReason, RolloutPhase
 from asgi_operator.rollout.machine import Decision, Observation, Workload, advance, canary_size
+from asgi_operator.rollout.state import JobRun
 from asgi_operator.rollout.strategy import rolling_update
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -69,6 +70,7 @@ class World:
         self.events: list[tuple[str, str]] = []
         self.paused = False
         self.request: str | None = None
+        self.job: JobRun | None = None  # the pre-deploy Job the controller observes
 
     def observe(self, revision: str, spec: dict[str, Any], analysis: AnalysisResult | None = None) -> Observation:
         return Observation(
@@ -81,6 +83,8 @@ class World:
             paused=self.paused,
             request=self.request,
             analysis=analysis,
+            name="shop",
+            pre_deploy=self.job,
         )
 
     def step(self, revision: str, spec: dict[str, Any], analysis: AnalysisResult | None = None) -> Decision:
@@ -404,12 +408,12 @@ def test_restart_in_the_middle_resumes_from_status(world: World) -> None:
 def test_rolling_update_strategy_skips_the_canary() -> None:
     status = RolloutStatus(stable_revision="v1", stable_spec=SPEC_V1)
     obs = Observation(now=T0, revision="v2", spec=SPEC_V2, stable=serving("v1", 2), canary=None, default_replicas=2)
-    d = rolling_update(status, obs)
+    d = rolling_update(RULES, status, obs)
     assert d.rollout.stable_revision == "v2"
     assert d.stable_template_spec == SPEC_V2
     assert d.canary_replicas == 0
     assert [e.reason for e in d.events] == ["Updated"]
-    assert rolling_update(d.rollout, replace(obs, now=T0)).events == []
+    assert rolling_update(RULES, d.rollout, replace(obs, now=T0)).events == []
 
 
 def with_stable(verdict: str, source: str) -> AnalysisResult:

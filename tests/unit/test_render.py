@@ -760,3 +760,174 @@ def test_unsupported_options_have_a_crd_rule(option: str, kind: ServerKind) -> N
     rule = rules[f"!has(self.{option}) || self.kind != '{kind.value}'"]
     assert rule["message"].startswith(f"{option} is not supported by {kind.value}: ")
     assert rule["fieldPath"] == f".{option}"
+
+
+# ------------------------------------------------------------------------------------------------ pod features
+_CONFIG = {"name": "config", "configMap": {"name": "shop-config"}}
+_PROXY = {
+    "name": "db-proxy",
+    "image": "proxy:2",
+    "restartPolicy": "Always",
+    "args": ["--port=5432"],
+    "startupProbe": {"tcpSocket": {"port": 5432}},
+}
+_SPREAD = [{"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}]
+POD_FEATURES: dict[str, dict[str, Any]] = {
+    "volume": {"volumes": [_CONFIG]},
+    "volume-mount": {"volumes": [_CONFIG], "volumeMounts": [{"name": "config", "mountPath": "/etc/shop"}]},
+    "node-selector": {"nodeSelector": {"pool": "web"}},
+    "toleration": {"tolerations": [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]},
+    "affinity": {
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 50, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}
+                ]
+            }
+        }
+    },
+    "spread": {"topologySpreadConstraints": _SPREAD},
+    "spread-off": {"topologySpreadConstraints": []},
+    "priority-class": {"priorityClassName": "business-critical"},
+    "init-container": {"initContainers": [{"name": "wait", "command": ["python", "-m", "wait_for_db"]}]},
+    "sidecar": {"initContainers": [_PROXY]},
+}
+
+
+@pytest.mark.parametrize("change", POD_FEATURES.values(), ids=POD_FEATURES.keys())
+def test_every_pod_feature_is_part_of_the_revision(change: dict[str, Any]) -> None:
+    assert _revision(change) != _revision({})
+
+
+def test_a_changed_pod_feature_is_a_new_revision() -> None:
+    assert _revision({"nodeSelector": {"pool": "web"}}) != _revision({"nodeSelector": {"pool": "batch"}})
+    sidecar_v3 = {**_PROXY, "image": "proxy:3"}
+    assert _revision({"initContainers": [_PROXY]}) != _revision({"initContainers": [sidecar_v3]})
+
+
+def test_map_order_never_changes_the_revision() -> None:
+    one = {
+        "nodeSelector": {"pool": "web", "disk": "ssd"},
+        "volumes": [{"name": "csi", "csi": {"driver": "x.example.com", "volumeAttributes": {"a": "1", "b": "2"}}}],
+        "affinity": {
+            "podAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"a": "1", "b": "2"}}}
+                ]
+            }
+        },
+    }
+    two = copy.deepcopy(one)
+    two["nodeSelector"] = {"disk": "ssd", "pool": "web"}
+    two["volumes"][0]["csi"]["volumeAttributes"] = {"b": "2", "a": "1"}
+    term = two["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term["labelSelector"]["matchLabels"] = {"b": "2", "a": "1"}
+    # and the keys of each object in another order too
+    two["volumes"][0] = {"csi": two["volumes"][0]["csi"], "name": "csi"}
+    assert _revision(one) == _revision(two)
+
+
+def test_default_topology_spread_is_across_zones_and_nodes_per_replicaset() -> None:
+    spread = pod_spec(spec_of())["topologySpreadConstraints"]
+    assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    for c in spread:
+        assert c["whenUnsatisfiable"] == "ScheduleAnyway"  # a preference: never leaves a pod Pending
+        assert c["maxSkew"] == 1
+        assert c["labelSelector"] == {"matchLabels": {keys.LABEL_NAME: OWNER.name}}
+        assert c["matchLabelKeys"] == ["pod-template-hash"]  # canary and stable spread independently
+
+
+def test_an_empty_list_turns_the_default_spread_off() -> None:
+    assert "topologySpreadConstraints" not in pod_spec(spec_of(topologySpreadConstraints=[]))
+
+
+def test_spread_constraints_as_given_with_the_selector_filled_in_when_missing() -> None:
+    selector = {"matchLabels": {"team": "shop"}}
+    given = [{**_SPREAD[0]}, {**_SPREAD[0], "topologyKey": "kubernetes.io/hostname", "labelSelector": selector}]
+    spread = pod_spec(spec_of(topologySpreadConstraints=given))["topologySpreadConstraints"]
+    assert spread[0]["labelSelector"] == {"matchLabels": {keys.LABEL_NAME: OWNER.name}}
+    assert spread[0]["matchLabelKeys"] == ["pod-template-hash"]
+    assert spread[0]["maxSkew"] == 2 and spread[0]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread[1]["labelSelector"] == selector
+    assert "matchLabelKeys" not in spread[1]
+
+
+def test_user_volumes_come_after_the_operators_and_mounts_go_to_the_app() -> None:
+    spec = spec_of(server={"workers": 2}, **POD_FEATURES["volume-mount"])
+    pod = pod_spec(spec)
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "prometheus-multiproc", "config"]
+    assert pod["volumes"][2] == _CONFIG
+    assert [m["mountPath"] for m in container(spec)["volumeMounts"]] == [
+        "/tmp",
+        "/var/run/prometheus-multiproc",
+        "/etc/shop",
+    ]
+
+
+def test_init_containers_and_sidecars_are_hardened_like_the_app() -> None:
+    wait = {
+        "name": "wait",
+        "command": ["python", "-m", "wait_for_db"],
+        "volumeMounts": [{"name": "config", "mountPath": "/c"}],
+    }
+    proxy = {**_PROXY, "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}, "runAsUser": 65532}}
+    spec = spec_of(volumes=[_CONFIG], initContainers=[proxy, wait], imagePullPolicy="IfNotPresent")
+    rendered_proxy, rendered_wait = pod_spec(spec)["initContainers"]
+    app = container(spec)["securityContext"]
+    assert rendered_wait["securityContext"] == app
+    assert rendered_proxy["securityContext"] == {
+        **app,
+        "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
+        "runAsUser": 65532,
+    }
+    assert rendered_proxy["restartPolicy"] == "Always"
+    assert rendered_proxy["startupProbe"] == {"tcpSocket": {"port": 5432}}
+    assert "restartPolicy" not in rendered_wait
+    # the app's image and pull policy unless given; a writable /tmp like the app's
+    assert rendered_wait["image"] == spec.image
+    assert rendered_proxy["image"] == "proxy:2"
+    assert rendered_wait["imagePullPolicy"] == "IfNotPresent"
+    assert rendered_wait["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "config", "mountPath": "/c"},
+    ]
+
+
+def test_scheduling_fields_are_rendered_as_given() -> None:
+    fields = {
+        **POD_FEATURES["node-selector"],
+        **POD_FEATURES["toleration"],
+        **POD_FEATURES["affinity"],
+        **POD_FEATURES["priority-class"],
+    }
+    pod = pod_spec(spec_of(**fields))
+    assert pod["nodeSelector"] == fields["nodeSelector"]
+    assert pod["tolerations"] == fields["tolerations"]
+    assert pod["affinity"] == fields["affinity"]
+    assert pod["priorityClassName"] == "business-critical"
+
+
+def test_no_pod_feature_no_field() -> None:
+    pod = pod_spec(spec_of())
+    for absent in ("initContainers", "nodeSelector", "tolerations", "affinity", "priorityClassName"):
+        assert absent not in pod
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+
+
+def test_one_volume_mounted_twice_is_not_drift() -> None:
+    """volumeMounts are named after their volume, so a name is not a key: two subPath mounts of one ConfigMap
+    volume are compared in order, not collapsed into one (which would look like drift forever)."""
+    mounts = [
+        {"name": "config", "mountPath": "/etc/shop/a.toml", "subPath": "a.toml"},
+        {"name": "config", "mountPath": "/etc/shop/b.toml", "subPath": "b.toml"},
+    ]
+    spec = spec_of(volumes=[_CONFIG], volumeMounts=mounts)
+    desired = stable_deployment(spec)
+    live = copy.deepcopy(desired)
+    for m in live["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]:
+        m["mountPropagation"] = "None"  # a default the API server may add
+    assert holds(desired, live)
+    swapped = copy.deepcopy(desired)
+    container_mounts = swapped["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    container_mounts[-1]["subPath"], container_mounts[-2]["subPath"] = "a.toml", "b.toml"
+    assert not holds(desired, swapped)

@@ -36,7 +36,7 @@ class Model(BaseModel):
         for rule in self.RULES:
             if not rule.check(self):
                 where = f"{rule.field_path.lstrip('.')}: " if rule.field_path else ""
-                raise ValueError(f"{where}{rule.message}")
+                raise ValueError(f"{where}{rule.explain(self) if rule.explain else rule.message}")
         return self
 
 

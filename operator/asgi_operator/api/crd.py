@@ -134,6 +134,49 @@ def openapi_schema(model: type[BaseModel], *, keep_defaults: bool) -> dict[str, 
     return _structural(raw, defs, keep_defaults=keep_defaults, where=model.__name__)
 
 
+def undocumented(schema: dict[str, Any], path: str = "") -> list[str]:
+    """The path of every property of `schema` without a description, and of every list item or map value that
+    is an object without one (`spec.env[]`, `spec.podLabels{}`): `kubectl explain` has nothing to say there.
+
+    A field typed with a model takes the model's docstring when the field has no description of its own (the
+    `$ref` is inlined with the field's keys on top), so one of the two is enough."""
+    missing: list[str] = []
+    for name, sub in schema.get("properties", {}).items():
+        where = f"{path}.{name}" if path else name
+        if not str(sub.get("description", "")).strip():
+            missing.append(where)
+        missing += _undocumented_inside(sub, where)
+    return missing
+
+
+def _undocumented_inside(node: dict[str, Any], path: str) -> list[str]:
+    missing = undocumented(node, path) if "properties" in node else []
+    for key, suffix in (("items", "[]"), ("additionalProperties", "{}")):
+        inner = node.get(key)
+        if not isinstance(inner, dict):
+            continue
+        if inner.get("type") == "object" and not str(inner.get("description", "")).strip():
+            missing.append(path + suffix)
+        missing += _undocumented_inside(inner, path + suffix)
+    return missing
+
+
+# Properties the API server describes itself: a CRD may not say anything about metadata but name and
+# generateName, and the published OpenAPI gives it ObjectMeta's description.
+DESCRIBED_BY_THE_API_SERVER: Final = frozenset({"metadata"})
+
+
+def undocumented_in_crd(crd: dict[str, Any] | None = None) -> list[str]:
+    """`undocumented` over every version of the generated CRD (or `crd`)."""
+    crd = build_crd() if crd is None else crd
+    return [
+        path
+        for version in crd["spec"]["versions"]
+        for path in undocumented(version["schema"]["openAPIV3Schema"])
+        if path not in DESCRIBED_BY_THE_API_SERVER
+    ]
+
+
 def printer_columns() -> list[dict[str, Any]]:
     return [
         {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
@@ -196,8 +239,10 @@ def build_crd() -> dict[str, Any]:
                             "description": AsgiServiceSpec.__doc__,
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {"type": "string", "description": f"Always {keys.API_VERSION}."},
+                                "kind": {"type": "string", "description": f"Always {keys.KIND}."},
+                                # nothing but the type: the API server refuses more (even a description)
+                                # and publishes ObjectMeta's own description in its place
                                 "metadata": {"type": "object"},
                                 "spec": spec,
                                 "status": status,

@@ -15,18 +15,27 @@ from .rules import Rule
 class GatewayRef(Model):
     """The Gateway (Gateway API) the generated HTTPRoute attaches to."""
 
-    name: str = Field(min_length=1, max_length=253)
-    namespace: str | None = Field(None, max_length=63, pattern=DNS_LABEL_PATTERN)
+    name: str = Field(min_length=1, max_length=253, description="The Gateway's name.")
+    namespace: str | None = Field(
+        None, max_length=63, pattern=DNS_LABEL_PATTERN, description="The Gateway's namespace. Unset: the AsgiService's."
+    )
     section_name: str | None = Field(
         None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="A listener of the Gateway."
     )
 
 
 class IngressSpec(Model):
+    """A generated Ingress of this class, for host and path."""
+
     class_name: str = Field(
         min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="The IngressClass, e.g. nginx."
     )
-    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=64)
+    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Annotations of the generated Ingress (and of the canary Ingress with the ingressNginx "
+        "router), e.g. nginx.ingress.kubernetes.io/proxy-body-size. The operator's canary annotations win.",
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -41,11 +50,16 @@ class IngressSpec(Model):
 class RouteRef(Model):
     """An HTTPRoute you manage yourself; the operator only sets the weights of its own backendRefs."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, description="The HTTPRoute, in the AsgiService's namespace.")
 
 
 class TLSSpec(Model):
-    secret_name: str = Field(min_length=1, max_length=253, pattern=DNS_LABEL_PATTERN)
+    secret_name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_LABEL_PATTERN,
+        description="A kubernetes.io/tls Secret with the certificate for host, in the AsgiService's namespace.",
+    )
 
 
 class ExposeSpec(Model):

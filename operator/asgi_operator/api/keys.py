@@ -19,6 +19,8 @@ MANAGED_BY: Final = "asgi-operator"
 LABEL_NAME: Final = "asgi.dev/name"  # the owning AsgiService
 LABEL_TRACK: Final = "asgi.dev/track"  # stable | canary (pods and per-track objects)
 LABEL_REVISION: Final = "asgi.dev/revision"  # hash of the rendered pod template (pods only)
+# on a pre-deploy Job's pods instead of asgi.dev/name, so that no Service, PDB or PodMonitor selects them
+LABEL_PRE_DEPLOY: Final = "asgi.dev/pre-deploy-of"
 LABEL_K8S_NAME: Final = "app.kubernetes.io/name"
 LABEL_K8S_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 

@@ -49,3 +49,8 @@ INGRESS: Final = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
 HTTP_ROUTE: Final = Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes")
 POD_MONITOR: Final = Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors")
 EVENT: Final = Kind("v1", "Event", "events")
+JOB: Final = Kind("batch/v1", "Job", "jobs")
+POD: Final = Kind("v1", "Pod", "pods")
+# read only, one by one (never listed): what spec.rollout.prometheus.auth names
+SECRET: Final = Kind("v1", "Secret", "secrets")
+CONFIG_MAP: Final = Kind("v1", "ConfigMap", "configmaps")

@@ -19,8 +19,11 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .base import Model, ceil_seconds, cel_ceil, cel_regex, nested
+from .containers import MAX_INIT_CONTAINERS, InitContainer, unique
+from .containers import SPEC_RULES as POD_FEATURE_RULES
 from .durations import Duration, seconds
 from .exposure import ExposeSpec, GatewayRef, IngressSpec, RouteRef, TLSSpec
+from .hooks import PreDeploySpec
 from .patterns import (
     APP_PATTERN,
     DNS_LABEL_PATTERN,
@@ -68,6 +71,7 @@ from .rollout import (
     SLOSpec,
 )
 from .rules import Rule, cel_string
+from .scheduling import HOSTNAME_KEY, ZONE_KEY, Affinity, Toleration, TopologySpreadConstraint
 from .server import DEFAULT_KEEP_ALIVE, DEFAULT_LB_IDLE, GRANIAN_KEEP_ALIVE, GRANIAN_LB_IDLE, ServerSpec
 from .servers import UNSUPPORTED, ServerKind
 from .status import (
@@ -75,12 +79,22 @@ from .status import (
     AsgiServiceStatus,
     Condition,
     PendingEvent,
+    PreDeployStatus,
     RolloutStatus,
     RouteResult,
     StableBaseline,
     StatusModel,
 )
 from .vocabulary import EventReason, RequestVerb, RolloutPhase, ServicePhase, Verdict
+from .volumes import (
+    MAX_MOUNTS,
+    MAX_VOLUMES,
+    RESERVED_MOUNT_PATHS,
+    RESERVED_VOLUME_NAMES,
+    SecretReference,
+    Volume,
+    VolumeMount,
+)
 
 __all__ = [
     "APP_PATTERN",
@@ -125,6 +139,8 @@ __all__ = [
     "MetricsSpec",
     "Model",
     "PendingEvent",
+    "PreDeploySpec",
+    "PreDeployStatus",
     "ProbeSpec",
     "ProbesSpec",
     "PrometheusSpec",
@@ -183,15 +199,34 @@ class AsgiServiceSpec(Model):
     )
     server: ServerSpec = nested(ServerSpec, "The ASGI server and its options.")
     port: int = Field(8000, ge=1024, le=65535, description="The port the server listens on (non-root: 1024 and above).")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
-    image_pull_secrets: list[LocalObjectReference] = Field(default_factory=list, max_length=16)
-    service_account_name: str | None = Field(None, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        None,
+        description="When the kubelet pulls the image. Unset: Kubernetes' default (Always for a :latest or "
+        "untagged image, else IfNotPresent).",
+    )
+    image_pull_secrets: list[SecretReference] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Secrets with credentials for the image's registry, in the AsgiService's namespace.",
+    )
+    service_account_name: str | None = Field(
+        None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="The ServiceAccount the pods run as. Unset: the namespace's default.",
+    )
     env: list[EnvVar] = Field(
         default_factory=list,
         max_length=256,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+        description="Environment variables of the app's container, as in a Pod; names are unique. With "
+        "server.workers above 1 the operator adds PROMETHEUS_MULTIPROC_DIR unless it is set here.",
     )
-    env_from: list[EnvFromSource] = Field(default_factory=list, max_length=64)
+    env_from: list[EnvFromSource] = Field(
+        default_factory=list,
+        max_length=64,
+        description="ConfigMaps and Secrets whose every key becomes an environment variable, as in a Pod.",
+    )
     resources: ResourceRequirements = nested(ResourceRequirements, "CPU and memory per pod.")
     probes: ProbesSpec = nested(ProbesSpec, "Readiness, liveness and startup probes.")
     shutdown: ShutdownSpec = nested(ShutdownSpec, "The graceful shutdown chain.")
@@ -205,6 +240,52 @@ class AsgiServiceSpec(Model):
     )
     pod_annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(
         default_factory=dict, max_length=32, description="Extra pod annotations."
+    )
+
+    # pod features (api/volumes.py, api/scheduling.py, api/containers.py)
+    volumes: Annotated[list[Volume], unique("name", "volume name")] = Field(
+        default_factory=list,
+        max_length=MAX_VOLUMES,
+        description="Volumes of the pod: configMap, secret, emptyDir, projected, persistentVolumeClaim, csi. Not "
+        "supported: hostPath (the restricted Pod Security Standard forbids it) and every other source. "
+        f"{' and '.join(RESERVED_VOLUME_NAMES)} are the operator's own.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    volume_mounts: Annotated[list[VolumeMount], unique("mount_path", "mountPath")] = Field(
+        default_factory=list,
+        max_length=MAX_MOUNTS,
+        description="Volumes mounted into the app's container (each names one of volumes). "
+        f"{' and '.join(RESERVED_MOUNT_PATHS)} are the operator's.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["mountPath"]},
+    )
+    node_selector: dict[str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]] = Field(
+        default_factory=dict, max_length=16, description="Node labels the pods' nodes must have."
+    )
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=16, description="Taints the pods tolerate.")
+    affinity: Affinity | None = Field(None, description="Node affinity, pod affinity and pod anti-affinity.")
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = Field(
+        None,
+        max_length=8,
+        description="How the pods spread across zones and nodes. Unset: maxSkew 1 across "
+        f"{ZONE_KEY} and across {HOSTNAME_KEY}, whenUnsatisfiable ScheduleAnyway (a preference that never "
+        "leaves a pod Pending), each ReplicaSet on its own (matchLabelKeys pod-template-hash). [] turns "
+        "spreading off. A constraint without labelSelector counts this AsgiService's pods.",
+    )
+    priority_class_name: str | None = Field(
+        None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="The pods' PriorityClass (it must exist when the pods are created).",
+    )
+    init_containers: Annotated[list[InitContainer], unique("name", "container name")] = Field(
+        default_factory=list,
+        max_length=MAX_INIT_CONTAINERS,
+        description="Init containers, run in order before the app; with restartPolicy Always, native sidecars "
+        "(Kubernetes 1.29+) that start in order and run alongside the app. One list in Kubernetes' own shape, "
+        "so the order between sidecars and init containers is yours (a proxy before the init container that "
+        "needs it). Each gets the app's hardened securityContext. Not supported: ports, lifecycle hooks, "
+        "workingDir, stdin/tty, resizePolicy, volumeDevices and gRPC probes.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
@@ -278,6 +359,7 @@ class AsgiServiceSpec(Model):
             _router_fits_exposure,
             ".rollout.router",
         ),
+        *POD_FEATURE_RULES,
     )
 
 

@@ -28,29 +28,58 @@ def _default_requests() -> dict[str, int | str]:
 
 
 class KeyRef(Model):
-    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
-    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
-    optional: bool | None = None
+    """One key of a ConfigMap or Secret in the AsgiService's namespace."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="The ConfigMap or Secret, in the AsgiService's namespace.",
+    )
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="The key whose value is used."
+    )
+    optional: bool | None = Field(
+        None,
+        description="true: the variable is left out when the ConfigMap, Secret or key is missing. Unset or false: "
+        "the container does not start until it exists.",
+    )
 
 
 class FieldRef(Model):
-    field_path: str = Field(min_length=1, max_length=256)
-    api_version: str | None = Field(None, max_length=64)
+    """A field of the pod (the downward API), as in a Pod."""
+
+    field_path: str = Field(
+        min_length=1,
+        max_length=256,
+        description="The pod's field, e.g. metadata.name, metadata.namespace, status.podIP or spec.nodeName.",
+    )
+    api_version: str | None = Field(None, max_length=64, description="The version fieldPath is in. Unset: v1.")
 
 
 class ResourceFieldRef(Model):
-    resource: str = Field(min_length=1, max_length=64)
-    container_name: str | None = Field(None, max_length=63)
-    divisor: Quantity | None = None
+    """A resource request or limit of a container, as in a Pod."""
+
+    resource: str = Field(
+        min_length=1, max_length=64, description="limits.cpu, limits.memory, requests.cpu, requests.memory, ..."
+    )
+    container_name: str | None = Field(
+        None, max_length=63, description="The container whose resource is read. Unset: the variable's own container."
+    )
+    divisor: Quantity | None = Field(
+        None, description="The unit of the value, e.g. 1m (millicores) or 1Mi (mebibytes). Unset: 1."
+    )
 
 
 class EnvVarSource(Model):
     """As in a Pod: exactly one source."""
 
-    secret_key_ref: KeyRef | None = None
-    config_map_key_ref: KeyRef | None = None
-    field_ref: FieldRef | None = None
-    resource_field_ref: ResourceFieldRef | None = None
+    secret_key_ref: KeyRef | None = Field(None, description="A key of a Secret in the AsgiService's namespace.")
+    config_map_key_ref: KeyRef | None = Field(None, description="A key of a ConfigMap in the AsgiService's namespace.")
+    field_ref: FieldRef | None = Field(None, description="A field of the pod, e.g. metadata.name.")
+    resource_field_ref: ResourceFieldRef | None = Field(
+        None, description="A resource request or limit of the container, e.g. limits.memory."
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -68,9 +97,14 @@ class EnvVarSource(Model):
 class EnvVar(Model):
     """An environment variable, as in a Pod."""
 
-    name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME_PATTERN)
-    value: str | None = None
-    value_from: EnvVarSource | None = None
+    name: str = Field(min_length=1, max_length=256, pattern=ENV_NAME_PATTERN, description="The variable's name.")
+    value: str | None = Field(
+        None,
+        description="The value; $(VAR) refers to a variable defined earlier. Unset, without valueFrom: empty.",
+    )
+    value_from: EnvVarSource | None = Field(
+        None, description="Take the value from a Secret, a ConfigMap or the pod instead: exactly one source."
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -82,16 +116,34 @@ class EnvVar(Model):
 
 
 class LocalObjectReference(Model):
-    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
-    optional: bool | None = None
+    """A ConfigMap or Secret in the AsgiService's namespace, by name."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="The ConfigMap or Secret, in the AsgiService's namespace.",
+    )
+    optional: bool | None = Field(
+        None,
+        description="envFrom: true starts the container even when it is missing; unset or false: the container "
+        "does not start until it exists. Ignored in imagePullSecrets.",
+    )
 
 
 class EnvFromSource(Model):
     """As in a Pod: all keys of a ConfigMap or Secret as environment variables."""
 
-    prefix: str | None = Field(None, max_length=64, pattern=r"^[^=]*$", description="Must not contain '='.")
-    config_map_ref: LocalObjectReference | None = None
-    secret_ref: LocalObjectReference | None = None
+    prefix: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[^=]*$",
+        description="Put in front of every variable's name. Must not contain '='.",
+    )
+    config_map_ref: LocalObjectReference | None = Field(
+        None, description="A ConfigMap whose every key becomes a variable."
+    )
+    secret_ref: LocalObjectReference | None = Field(None, description="A Secret whose every key becomes a variable.")
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -111,7 +163,11 @@ class ResourceRequirements(Model):
         description=f"Defaults to {', '.join(f'{k} {v}' for k, v in DEFAULT_REQUESTS.items())}. CPU autoscaling "
         "needs a CPU request.",
     )
-    limits: dict[str, Quantity] = Field(default_factory=dict, max_length=16)
+    limits: dict[str, Quantity] = Field(
+        default_factory=dict,
+        max_length=16,
+        description="The most the container may use, e.g. memory: 512Mi. Unset: no limits.",
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -133,20 +189,28 @@ class ResourceRequirements(Model):
 
 
 class ProbeSpec(Model):
+    """An HTTP GET on the app's port."""
+
     path: str | None = Field(None, max_length=256, pattern=r"^/", description="HTTP path to GET. Unset: probes.path.")
-    period_seconds: int = Field(10, ge=1, le=300)
-    timeout_seconds: int = Field(2, ge=1, le=60)
-    failure_threshold: int = Field(3, ge=1, le=100)
+    period_seconds: int = Field(10, ge=1, le=300, description="Seconds between probes (liveness: 10 by default).")
+    timeout_seconds: int = Field(2, ge=1, le=60, description="Seconds a probe may take before it counts as failed.")
+    failure_threshold: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Failed probes in a row that count: readiness takes the pod out of the Service, liveness "
+        "restarts the container.",
+    )
 
 
 class ReadinessProbeSpec(ProbeSpec):
-    period_seconds: int = Field(5, ge=1, le=300)
+    period_seconds: int = Field(5, ge=1, le=300, description="Seconds between probes (5 by default).")
 
 
 class StartupProbeSpec(ProbeSpec):
     """Covers the app's lifespan startup: the socket is bound only after it finished."""
 
-    period_seconds: int = Field(2, ge=1, le=300)
+    period_seconds: int = Field(2, ge=1, le=300, description="Seconds between probes (2 by default).")
     failure_threshold: int = Field(
         30, ge=1, le=1000, description="periodSeconds x failureThreshold is the time startup may take."
     )
@@ -180,7 +244,7 @@ class ShutdownSpec(Model):
 class MetricsSpec(Model):
     """Where the app exposes Prometheus metrics."""
 
-    path: str = Field("/metrics", max_length=256, pattern=r"^/")
+    path: str = Field("/metrics", max_length=256, pattern=r"^/", description="HTTP path Prometheus scrapes.")
     port: int | None = Field(None, ge=1024, le=65535, description="Unset: the app's port.")
     interval: Duration = Field(
         "10s",
@@ -205,8 +269,8 @@ class MetricsSpec(Model):
 class AutoscalingSpec(Model):
     """A HorizontalPodAutoscaler (autoscaling/v2) on CPU. The operator never sets replicas it owns."""
 
-    min_replicas: int = Field(2, ge=1, le=1000)
-    max_replicas: int = Field(ge=1, le=1000)
+    min_replicas: int = Field(2, ge=1, le=1000, description="Fewest pods of the stable revision.")
+    max_replicas: int = Field(ge=1, le=1000, description="Most pods of the stable revision.")
     target_cpu_utilization_percentage: int = Field(
         70, ge=1, le=1000, alias="targetCPUUtilizationPercentage", description="Of the CPU request."
     )

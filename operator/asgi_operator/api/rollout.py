@@ -9,7 +9,9 @@ from pydantic import Field
 
 from .base import Model, nested
 from .durations import Duration, seconds
+from .hooks import PreDeploySpec
 from .patterns import PROM_LABEL_PATTERN
+from .prom_auth import PrometheusAuth
 from .rules import Rule, cel_string
 
 # rate() needs two samples in its range, so the analysis window holds at least this many scrapes ...
@@ -130,6 +132,13 @@ class PrometheusSpec(Model):
     )
     queries: CustomQueries | None = None
     timeout: Duration = Field("5s", description="Timeout of each query.")
+    auth: PrometheusAuth | None = Field(
+        None,
+        description="Credentials, headers and TLS settings for a Prometheus that needs them, from Secrets in this "
+        "namespace, read at each analysis. Unset: none with `address`; the operator's own default credentials "
+        "without it (they are never sent to an address set here). Over an http:// address credentials travel in "
+        "clear text.",
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
@@ -137,6 +146,12 @@ class PrometheusSpec(Model):
             "queries are required with profile custom, and only used with it",
             lambda p: (p.profile == MetricsProfile.CUSTOM) == (p.queries is not None),
             ".queries",
+        ),
+        Rule(
+            "!has(self.auth) || !has(self.auth.tls) || !has(self.address) || self.address.startsWith('https://')",
+            "auth.tls needs an https:// address",
+            lambda p: p.auth is None or p.auth.tls is None or p.address is None or p.address.startswith("https://"),
+            ".auth.tls",
         ),
     )
 
@@ -180,6 +195,11 @@ class RolloutSpec(Model):
     )
     slo: SLOSpec = nested(SLOSpec, "The service level objectives the canary must hold.")
     prometheus: PrometheusSpec = nested(PrometheusSpec, "Where and how to query the canary's metrics.")
+    pre_deploy: PreDeploySpec | None = Field(
+        None,
+        description="A command (a database migration, typically) run once per revision as a Job before any pod "
+        "of the revision starts; the rollout waits for its success.",
+    )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(

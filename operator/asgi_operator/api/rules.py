@@ -19,9 +19,15 @@ class Rule:
     # The field the message is about, relative to the object the rule sits on (".minReplicas"): the API
     # server reports the error at that path, so the user sees which field to fix.
     field_path: str | None = None
+    # A message naming the offending value: a CEL string expression for the API server (`messageExpression`)
+    # and the same in Python. `message` stays the fallback the API server shows if the expression fails.
+    message_expression: str | None = None
+    explain: Callable[[Any], str] | None = None
 
     def as_validation(self) -> dict[str, str]:
         out = {"rule": self.cel, "message": self.message}
+        if self.message_expression:
+            out["messageExpression"] = self.message_expression
         if self.field_path:
             out["fieldPath"] = self.field_path
         return out

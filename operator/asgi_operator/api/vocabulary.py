@@ -80,11 +80,15 @@ class EventReason(StrEnum):
     STEP_PROMOTED_BY_REQUEST = "StepPromotedByRequest"
     RETURNED_TO_STABLE = "ReturnedToStable"
     UNKNOWN_REQUEST = "UnknownRequest"
+    PRE_DEPLOY_STARTED = "PreDeployStarted"
+    PRE_DEPLOY_SUCCEEDED = "PreDeploySucceeded"
+    PRE_DEPLOY_FAILED = "PreDeployFailed"
 
     # status.rollout.reason only (rollout/machine.py)
     CANARY_STARTED = "CanaryStarted"
     STEP_ADVANCED = "StepAdvanced"
     WAITING_FOR_CANARY = "WaitingForCanary"
+    PRE_DEPLOY_RUNNING = "PreDeployRunning"
     PAUSED = "Paused"
     STABLE = "Stable"
 
@@ -92,6 +96,9 @@ class EventReason(StrEnum):
     NO_DATA = "NoData"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     QUERY_REJECTED = "QueryRejected"
+    # the credentials spec.rollout.prometheus.auth names cannot be read, or Prometheus refused them (also a
+    # Warning event and the Ready condition's reason)
+    PROMETHEUS_AUTH_FAILED = "PrometheusAuthFailed"
 
     # the reconciler's events about the children it wrote (reconcile/changes.py)
     CREATED = "Created"

@@ -69,6 +69,11 @@ class ChildWriter:
             self._apply(kind, handover, keys.REPLICAS_FIELD_MANAGER)  # the HPA's minimum from the start
         self.written.changes.add(classify(manifest, live, converged_before=converged_before), f"{kind.kind}/{name}")
 
+    def create_once(self, kind: Kind, manifest: Body) -> None:
+        """Create an object that must never be changed nor made twice (a Job): nothing if it exists."""
+        if self.reads.get(kind, self.namespace, manifest["metadata"]["name"]) is None:
+            self._apply(kind, manifest, keys.FIELD_MANAGER)
+
     def _apply(self, kind: Kind, manifest: Body, field_manager: str) -> None:
         applied = self.api.apply(kind, manifest, field_manager=field_manager)
         self.reads.wrote(applied)

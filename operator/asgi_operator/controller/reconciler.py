@@ -19,23 +19,25 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ..api import keys
-from ..api.kinds import ASGI_SERVICE, DEPLOYMENT, POD_MONITOR
-from ..api.models import AsgiService, RolloutStatus
+from ..api.kinds import ASGI_SERVICE, DEPLOYMENT, JOB, POD, POD_MONITOR
+from ..api.models import AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, Body, KubeApi
 from ..prom.client import PrometheusPool
 from ..reconcile.announce import sequence
-from ..reconcile.observe import annotation, is_paused, workload
+from ..reconcile.observe import annotation, is_paused, job_run, termination_message, workload
 from ..reconcile.plan import StableSpecInvalid, parse_stable_spec, plan
 from ..reconcile.status import Problem, converged_before
 from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
+from ..render.migration import pre_deploy_job
 from ..render.scaling import fixed_replicas
-from ..rollout.state import Observation
+from ..rollout.state import JobRun, Observation
 from ..rollout.strategy import decide
 from ..routers import RouterError
 from . import telemetry
 from .children import ChildWriter
+from .credentials import Credentials
 from .namespaces import TerminatingNamespaces
 from .problems import problem_of
 from .queue import Key, RetryLater
@@ -75,7 +77,9 @@ class Reconciler:
         self.clock = utcnow
         self.terminating = terminating or TerminatingNamespaces()
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
-        self.sampler = Sampler(prometheus or PrometheusPool(), settings, utcnow)
+        self.sampler = Sampler(
+            prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
+        )
 
     def reconcile(self, key: Key) -> Outcome:
         started, outcome = time.perf_counter(), "error"
@@ -123,18 +127,7 @@ class Reconciler:
         generation = int(meta.get("generation", 0))
 
         # 1. read and decide
-        stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
-        canary_live = self.reads.get(DEPLOYMENT, owner.namespace, canary_name(owner))
-        obs = Observation(
-            now=self.clock(),
-            revision=revision_of(owner, spec),
-            spec=body["spec"],
-            stable=workload(stable_live),
-            canary=workload(canary_live),
-            default_replicas=fixed_replicas(spec) or (spec.autoscaling.min_replicas if spec.autoscaling else 1),
-            paused=is_paused(body),
-            request=annotation(body, keys.ANNOTATION_REQUEST),
-        )
+        obs = self._observe(body, owner, spec, status.rollout)
         decision = decide(spec.rollout, status.rollout, obs)
         if decision.needs_analysis:
             analysis = self.sampler.analyze(owner.namespace, owner.name, spec, decision.rollout)
@@ -164,6 +157,7 @@ class Reconciler:
         writer = ChildWriter(self.api, self.reads, owner)
         problem: Problem | None = None
         try:
+            self._start_pre_deploy(writer, owner, spec, decision.rollout, obs.revision)
             writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged_before(status, generation))
         except (ApiError, RouterError) as e:
             if isinstance(e, ApiError) and e.namespace_terminating:
@@ -193,6 +187,50 @@ class Reconciler:
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
         return outcome
+
+    def _observe(self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> Observation:
+        stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
+        canary_live = self.reads.get(DEPLOYMENT, owner.namespace, canary_name(owner))
+        obs = Observation(
+            now=self.clock(),
+            revision=revision_of(owner, spec),
+            spec=body["spec"],
+            stable=workload(stable_live),
+            canary=workload(canary_live),
+            default_replicas=fixed_replicas(spec) or (spec.autoscaling.min_replicas if spec.autoscaling else 1),
+            paused=is_paused(body),
+            request=annotation(body, keys.ANNOTATION_REQUEST),
+            name=owner.name,
+            pre_deploy=self._pre_deploy_job(owner, rollout),
+        )
+        return obs
+
+    def _pre_deploy_job(self, owner: Owner, rollout: RolloutStatus) -> JobRun | None:
+        """The Job of the pre-deploy attempt in status, while its outcome is not recorded yet."""
+        attempt = rollout.pre_deploy
+        if attempt is None or attempt.phase not in ("Pending", "Running"):
+            return None
+        run = job_run(self.reads.get(JOB, owner.namespace, attempt.job))
+        if run is None or not run.failed:
+            return run
+        # failed, seen for the first time: its pods' termination message holds the tail of its log (read fresh,
+        # once: the pods are no child the operator watches)
+        try:
+            pods = list(self.api.list(POD, owner.namespace, f"batch.kubernetes.io/job-name={attempt.job}"))
+            tail = termination_message(pods)
+        except ApiError as e:
+            tail = f"(its pods could not be read: {e.reason})"
+        return replace(run, log_tail=tail)
+
+    def _start_pre_deploy(
+        self, writer: ChildWriter, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, revision: str
+    ) -> None:
+        """Create the Job of a pre-deploy attempt once it is decided (and written to status): under its
+        deterministic name, only if it does not exist, so a restart never makes a second one."""
+        attempt, hook = rollout.pre_deploy, spec.rollout.pre_deploy
+        if attempt is None or hook is None or attempt.phase != "Pending" or attempt.revision != revision:
+            return
+        writer.create_once(JOB, pre_deploy_job(owner, spec, hook, attempt.job))
 
 
 def _position(rollout: RolloutStatus) -> dict[str, object]:

@@ -12,19 +12,28 @@ from functools import partial
 from ..api import keys
 from ..api.durations import seconds
 from ..api.models import AnalysisResult, AsgiServiceSpec, RolloutStatus, StableBaseline
-from ..prom.client import PrometheusError, PrometheusPool, QueryRejected
+from ..prom.client import AuthRejected, PrometheusError, PrometheusPool, QueryRejected
 from ..rollout.analysis import Sample, analysis_window, evaluate, needs_before_rollout, stable_reference
 from ..rollout.queries import RouteCheck, Target, combined, profile_for
 from ..rollout.state import iso, parse_time
 from . import telemetry
+from .credentials import Credentials, CredentialsError
 from .settings import Settings
 
 
 class Sampler:
-    def __init__(self, pool: PrometheusPool, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        pool: PrometheusPool,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        credentials: Credentials | None = None,
+    ) -> None:
         self.pool = pool
         self.settings = settings
         self.clock = clock
+        # without a way to read Secrets (unit tests): only an AsgiService without auth can be analysed
+        self.credentials = credentials or Credentials(lambda *_: None, settings.prometheus_auth)
 
     def analyze(self, namespace: str, name: str, spec: AsgiServiceSpec, rollout: RolloutStatus) -> AnalysisResult:
         """One analysis of the canary: one query for it, and for stable only with relative thresholds."""
@@ -50,7 +59,11 @@ class Sampler:
             spec.metrics.path,
             *(p.path for p in (spec.probes.readiness, spec.probes.liveness, spec.probes.startup) if p.path),
         )
-        client = self.pool.get(address, seconds(prom_spec.timeout))
+        try:
+            access = self.credentials.resolve(namespace, prom_spec)
+        except CredentialsError as e:
+            return verdict(canary=None, error=f"{e}: fix it and the next analysis uses it", auth_failed=True)
+        client = self.pool.get(address, seconds(prom_spec.timeout), access.auth)
 
         def sample(track: str, revision: str, at: datetime | None = None) -> Sample:
             target = Target(namespace, name, track, revision, window, excluded)
@@ -88,6 +101,8 @@ class Sampler:
                     before_rollout_at=before_at,
                     min_requests=slo.min_requests,
                 )
+        except AuthRejected as e:
+            result = verdict(canary=None, error=f"{e} (sent: {access.describe()})", auth_failed=True)
         except PrometheusError as e:
             result = verdict(canary=None, error=str(e), rejected=isinstance(e, QueryRejected))
         else:

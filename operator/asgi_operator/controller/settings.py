@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .credentials import DefaultAuth
 
 
 @dataclass(frozen=True)
 class Settings:
     prometheus_url: str | None = None  # used when an AsgiService names no Prometheus address
+    # credentials for prometheus_url only (never sent to an address an AsgiService names)
+    prometheus_auth: DefaultAuth = field(default_factory=DefaultAuth)
     concurrency: int = 8  # AsgiServices reconciled at once
     api_qps: float = 100.0  # requests per second to the API server, sustained (0: unlimited)
     api_burst: int = 200  # and in a burst

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..api import keys
 from ..rollout.machine import Workload
+from ..rollout.state import JobRun
 
 
 def workload(deployment: dict[str, Any] | None) -> Workload | None:
@@ -24,6 +25,37 @@ def workload(deployment: dict[str, Any] | None) -> Workload | None:
         current=int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 0)),
         revision=labels.get(keys.LABEL_REVISION),
     )
+
+
+def job_run(job: dict[str, Any] | None, log_tail: str = "") -> JobRun | None:
+    """A Job's outcome from its Complete/Failed conditions (set once its pods have ended)."""
+    if job is None:
+        return None
+    conditions = {c.get("type"): c for c in job.get("status", {}).get("conditions", []) if c.get("status") == "True"}
+    failed = conditions.get("Failed") or {}
+    return JobRun(
+        name=str(job.get("metadata", {}).get("name", "")),
+        succeeded="Complete" in conditions,
+        failed=bool(failed),
+        reason=str(failed.get("reason", "")),
+        message=str(failed.get("message", "")),
+        log_tail=log_tail,
+    )
+
+
+def termination_message(pods: list[dict[str, Any]]) -> str:
+    """The termination message of the latest failed container among a Job's pods (with FallbackToLogsOnError:
+    the tail of its log, when it wrote no message itself)."""
+    found: list[tuple[str, str]] = []
+    for pod in pods:
+        status = pod.get("status", {})
+        for c in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]:
+            ended = (c.get("state") or {}).get("terminated") or {}
+            if ended.get("exitCode", 0) != 0:
+                exit_info = f"exit code {ended.get('exitCode')}"
+                text = str(ended.get("message") or ended.get("reason") or "").strip()
+                found.append((str(ended.get("finishedAt", "")), f"{c.get('name')}: {exit_info}: {text}"))
+    return max(found)[1] if found else ""
 
 
 def annotation(body: dict[str, Any], key: str) -> str | None:
@@ -75,6 +107,14 @@ def trimmed(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         out["status"] = status
     elif status is not None and kind == "Deployment":
         out["status"] = {k: status[k] for k in _DEPLOYMENT_STATUS if k in status}
+    elif status is not None and kind == "Job":  # only the outcome (observe.job_run)
+        conditions = [
+            {k: c[k] for k in ("type", "status", "reason", "message") if k in c}
+            for c in status.get("conditions", [])
+            if c.get("type") in ("Complete", "Failed")
+        ]
+        if conditions:
+            out["status"] = {"conditions": conditions}
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..api.models import AsgiServiceSpec
-from ..render.children import CanaryPlan
+from ..render.children import HELD_KINDS, CanaryPlan
 from ..render.meta import Owner
 from ..rollout.machine import Decision
 from ..routers import TrafficRouter, router_for
@@ -58,4 +58,6 @@ def plan(
         router=router,
         pod_monitor_crd=pod_monitor_crd,
     )
+    if decision.hold_workload:  # a first deploy waiting for its pre-deploy Job: no pod may start yet
+        children = Children([m for m in children.apply if m["kind"] not in HELD_KINDS], children.delete)
     return Plan(children=children, router=router)

@@ -80,7 +80,9 @@ def compute(
         ready, reason, message = "False", problem.reason, problem.message
         phase = ServicePhase.ERROR
     elif rollout.phase == RolloutPhase.PROGRESSING:
-        ready, reason, message = "False", R.CANARY_IN_PROGRESS, rollout.message
+        # a credential to fix is said in the reason too, not only in the message
+        held = R.PROMETHEUS_AUTH_FAILED if rollout.reason == R.PROMETHEUS_AUTH_FAILED else R.CANARY_IN_PROGRESS
+        ready, reason, message = "False", held, rollout.message
         phase = ServicePhase.PAUSED if rollout.paused else ServicePhase.CANARY
     elif rollout.phase == RolloutPhase.PROMOTING:
         ready, reason, message, phase = "False", R.PROMOTING, rollout.message, ServicePhase.PROMOTING
@@ -91,6 +93,8 @@ def compute(
             rollout.message,
             ServicePhase(rollout.phase.value),
         )
+    elif rollout.reason == R.PRE_DEPLOY_RUNNING:  # the new revision waits for its Job (RollingUpdate, first deploy)
+        ready, reason, message, phase = "False", R.PRE_DEPLOY_RUNNING, rollout.message, ServicePhase.DEPLOYING
     elif not stable_ok:
         have = stable.ready if stable else 0
         want = stable.replicas if stable else desired_replicas

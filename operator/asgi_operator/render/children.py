@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..api import keys
-from ..api.kinds import DEPLOYMENT, HPA, PDB, POD_MONITOR, SERVICE
+from ..api.kinds import DEPLOYMENT, HPA, JOB, PDB, POD_MONITOR, SERVICE
 from ..api.models import AsgiServiceSpec
 from .meta import Child, Manifest, Owner, canary_name, owner_name, stable_name
 from .monitoring import pod_monitor, wants_pod_monitor
@@ -30,7 +30,11 @@ WORKLOAD: Final = (
     Child(HPA, owner_name),
     Child(PDB, owner_name),
     Child(POD_MONITOR, owner_name),
+    # one per revision and attempt (rollout.predeploy.job_name); deleted by their TTL, never by the operator
+    Child(JOB, owner_name, optional=False),
 )
+# what waits for a first deploy's pre-deploy Job: nothing of the workload runs before it succeeded
+HELD_KINDS: Final = frozenset(k.kind for k in (DEPLOYMENT, HPA, PDB))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ def _empty(value: Any) -> bool:
 
 
 def _keyed(items: list[Any]) -> bool:
-    return bool(items) and all(isinstance(i, dict) and "name" in i for i in items)
+    # names must be unique to be keys: volumeMounts name a volume, and one volume may be mounted twice (subPath)
+    return (
+        bool(items)
+        and all(isinstance(i, dict) and "name" in i for i in items)
+        and len({i["name"] for i in items}) == len(items)
+    )
 
 
 def holds(desired: Any, live: Any, *, as_quantity: bool = False) -> bool:

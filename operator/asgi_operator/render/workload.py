@@ -14,12 +14,13 @@ from typing import Any, Final
 from ..api import keys
 from ..api.durations import seconds
 from ..api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ProbeSpec, ceil_seconds
+from ..api.volumes import MULTIPROC_DIR, MULTIPROC_VOLUME, TMP_DIR, TMP_VOLUME
 from .meta import Manifest, Owner, content_hash, metadata, selector
+from .pod_features import init_containers, scheduling, user_volumes
 from .servers import server_command
 
 CONTAINER_NAME: Final = "app"
 RUN_AS_USER: Final = 10001
-MULTIPROC_DIR: Final = "/var/run/prometheus-multiproc"
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -65,9 +66,10 @@ def _container(spec: AsgiServiceSpec) -> Manifest:
     ports: list[Manifest] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
     if spec.metrics.port is not None and spec.metrics.port != spec.port:
         ports.append({"name": "metrics", "containerPort": spec.metrics.port, "protocol": "TCP"})
-    mounts: list[Manifest] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    mounts: list[Manifest] = [{"name": TMP_VOLUME, "mountPath": TMP_DIR}]
     if spec.server.workers > 1:
-        mounts.append({"name": "prometheus-multiproc", "mountPath": MULTIPROC_DIR})
+        mounts.append({"name": MULTIPROC_VOLUME, "mountPath": MULTIPROC_DIR})
+    mounts += [m.model_dump(by_alias=True, exclude_none=True) for m in spec.volume_mounts]
     container: Manifest = {
         "name": CONTAINER_NAME,
         "image": spec.image,
@@ -103,9 +105,10 @@ def _container(spec: AsgiServiceSpec) -> Manifest:
 def pod_template(owner: Owner, spec: AsgiServiceSpec) -> tuple[Manifest, str]:
     """The pod template for `spec` and its revision (a hash of the template). The track label is added by
     the Deployment that runs it, so the same spec has the same revision on either track."""
-    volumes: list[Manifest] = [{"name": "tmp", "emptyDir": {}}]
+    volumes: list[Manifest] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     if spec.server.workers > 1:
-        volumes.append({"name": "prometheus-multiproc", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}})
+        volumes.append({"name": MULTIPROC_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}})
+    volumes += user_volumes(spec)
     pod_spec: Manifest = {
         "containers": [_container(spec)],
         "volumes": volumes,
@@ -123,6 +126,9 @@ def pod_template(owner: Owner, spec: AsgiServiceSpec) -> tuple[Manifest, str]:
         pod_spec["serviceAccountName"] = spec.service_account_name
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": s.name} for s in spec.image_pull_secrets]
+    if spec.init_containers:
+        pod_spec["initContainers"] = init_containers(spec)
+    pod_spec.update(scheduling(owner, spec))
     labels = {
         **spec.pod_labels,
         keys.LABEL_K8S_NAME: owner.name,

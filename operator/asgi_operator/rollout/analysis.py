@@ -281,10 +281,12 @@ def evaluate(
     stable: StableBaseline | None = None,
     error: str | None = None,
     rejected: bool = False,
+    auth_failed: bool = False,
 ) -> AnalysisResult:
     """The verdict on one analysis of the canary, with every number and threshold behind it. `stable` is
     what relative checks compare with (see `stable_reference`); `error` means Prometheus gave no answer, or
-    with `rejected` refused the query."""
+    with `rejected` refused the query, with `auth_failed` could not be asked (a credential is missing or
+    was refused: the message names where it comes from)."""
     max_p99 = seconds(slo.max_latency_p99)
     base = {
         "at": at,
@@ -297,6 +299,8 @@ def evaluate(
     if error is not None or canary is None:
         if rejected:
             return AnalysisResult(verdict=Verdict.ERROR, reason=R.QUERY_REJECTED, message=f"{error}", **base)
+        if auth_failed:
+            return AnalysisResult(verdict=Verdict.ERROR, reason=R.PROMETHEUS_AUTH_FAILED, message=f"{error}", **base)
         return AnalysisResult(
             verdict=Verdict.ERROR, reason=R.PROMETHEUS_UNAVAILABLE, message=f"Prometheus unavailable: {error}", **base
         )

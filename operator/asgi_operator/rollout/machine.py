@@ -20,6 +20,7 @@ from ..api.models import AnalysisResult, RolloutSpec, RolloutStatus
 from ..api.vocabulary import EventReason as R
 from ..api.vocabulary import RequestVerb, Verdict
 from ..api.vocabulary import RolloutPhase as P
+from .predeploy import gate
 from .state import Decision, Event, EventType, Observation, Workload, canary_size, iso, parse_time
 
 
@@ -34,6 +35,9 @@ class _Run:
         self.events: list[Event] = []
         self.wake_at: datetime | None = None
         self.needs_analysis = False
+        self.gated = False  # the revision's pre-deploy Job has not succeeded: none of its pods may run
+        self.hold_workload = False
+        self.retrying = False
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -72,7 +76,9 @@ class _Run:
         weight = self.s.canary_weight if self.s.phase in (P.PROGRESSING, P.PROMOTING) else 0
         self.s.canary_weight = weight
         replicas = 0
-        if self.s.phase == P.PROGRESSING:
+        if self.gated:
+            pass
+        elif self.s.phase == P.PROGRESSING:
             replicas = canary_size(self.base_replicas, self.spec.steps[self.s.step_index])
         elif self.s.phase == P.PROMOTING:
             replicas = canary_size(self.base_replicas, max(weight, 1))
@@ -84,11 +90,13 @@ class _Run:
             events=self.events,
             wake_at=self.wake_at if self.s.phase in (P.PROGRESSING, P.PROMOTING) else None,
             needs_analysis=self.needs_analysis,
+            hold_workload=self.hold_workload,
         )
 
     # ------------------------------------------------------------------ transitions
     def start(self, retry: bool = False) -> None:
         superseded = self.s.phase == P.PROGRESSING and self.s.canary_revision not in (None, self.obs.revision)
+        self.retrying = retry
         self.s.id += 1
         self.s.phase = P.PROGRESSING
         self.s.canary_revision = self.obs.revision
@@ -122,7 +130,52 @@ class _Run:
         self.s.next_analysis_at = None
         self.s.finished_at = iso(self.now)
         self.s.reason, self.s.message = reason, message
-        self.event(reason, f"{message}; traffic is back on stable {self.s.stable_revision}", "Warning")
+        back = f"; traffic is back on stable {self.s.stable_revision}" if self.s.stable_revision else ""
+        self.event(reason, f"{message}{back}", "Warning")
+
+    def pre_deploy(self) -> bool:
+        """Has the revision's pre-deploy Job succeeded (or is there none)? Else its pods wait (and the rollout
+        fails when the Job failed)."""
+        s = self.s
+        g = gate(
+            self.spec.pre_deploy,
+            s.pre_deploy,
+            owner=self.obs.name,
+            revision=self.obs.revision,
+            job=self.obs.pre_deploy,
+            now=self.now,
+            retry=self.retrying,
+        )
+        s.pre_deploy = g.state
+        self.events.extend(g.events)
+        if g.open:
+            if g.opened_now:
+                s.step_started_at = iso(self.now)  # the step's deadline counts from here, not from the Job's start
+            return True
+        self.gated = True
+        if g.failure is not None:
+            self.finish(P.FAILED, R.PRE_DEPLOY_FAILED, g.failure)
+        elif g.message:
+            s.reason, s.message = R.PRE_DEPLOY_RUNNING, f"{self.obs.revision}: {g.message}"
+        return False
+
+    def first_deploy(self, verb: RequestVerb | None) -> Decision:
+        """Nothing to compare against: the revision becomes stable at once, after its pre-deploy Job."""
+        s, obs = self.s, self.obs
+        if self.spec.pre_deploy is not None:
+            if s.phase == P.FAILED and (s.failed_revision != obs.revision or verb == RequestVerb.RETRY):
+                s.phase, s.failed_revision, s.reason = P.IDLE, None, ""
+                self.retrying = verb == RequestVerb.RETRY
+            s.canary_revision = obs.revision  # the revision waiting (and failed_revision if it fails)
+            if not self.pre_deploy():
+                self.hold_workload = True
+                return self.decision()
+            s.canary_revision, s.failed_revision, s.finished_at = None, None, None
+        s.stable_revision = obs.revision
+        s.stable_spec = self.stable_template_spec = obs.spec
+        s.phase, s.reason, s.message = P.IDLE, R.DEPLOYED, f"revision {obs.revision} deployed"
+        self.event(R.DEPLOYED, f"first revision {obs.revision}: no canary, nothing to compare against")
+        return self.decision()
 
     def promote_to_stable(self) -> None:
         self.s.phase = P.PROMOTING
@@ -149,12 +202,8 @@ class _Run:
         s.paused = obs.paused
         verb = self.take_request()
 
-        if s.stable_revision is None:  # first deploy: nothing to compare against
-            s.stable_revision = obs.revision
-            s.stable_spec = self.stable_template_spec = obs.spec
-            s.phase, s.reason, s.message = P.IDLE, R.DEPLOYED, f"revision {obs.revision} deployed"
-            self.event(R.DEPLOYED, f"first revision {obs.revision}: no canary, nothing to compare against")
-            return self.decision()
+        if s.stable_revision is None:
+            return self.first_deploy(verb)
 
         if obs.revision == s.stable_revision:
             if s.phase in (P.PROGRESSING, P.PROMOTING) and s.canary_revision != obs.revision:
@@ -226,6 +275,8 @@ class _Run:
 
     def progressing(self) -> Decision:
         s, obs = self.s, self.obs
+        if not self.pre_deploy():
+            return self.decision()
         target = self.spec.steps[s.step_index]
         size = canary_size(self.base_replicas, target)
         ready = obs.canary is not None and obs.canary.serves(s.canary_revision or "", size)
@@ -289,8 +340,12 @@ class _Run:
             s.reason, s.message = R.ANALYSIS_FAILED, f"{step}: {result.message}"
         else:
             # NoData or Error: hold, never promote, never roll back on this alone
-            s.reason = result.reason or (R.NO_DATA if result.verdict == Verdict.NO_DATA else R.PROMETHEUS_UNAVAILABLE)
-            s.message = f"{step} holding: {result.message}"
+            reason = result.reason or (R.NO_DATA if result.verdict == Verdict.NO_DATA else R.PROMETHEUS_UNAVAILABLE)
+            message = f"{step} holding: {result.message}"
+            if reason == R.PROMETHEUS_AUTH_FAILED and (s.reason, s.message) != (reason, message):
+                # a person has to fix a Secret: told once per new problem, not at every analysis
+                self.event(R.PROMETHEUS_AUTH_FAILED, message, "Warning")
+            s.reason, s.message = reason, message
             if self.fail_if_late(
                 f"{step}: no conclusive analysis within {self.spec.progress_deadline} (last: {result.message})"
             ):

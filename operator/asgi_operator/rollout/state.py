@@ -38,6 +38,18 @@ class Workload:
 
 
 @dataclass(frozen=True)
+class JobRun:
+    """What the operator observes of a pre-deploy Job (rollout.predeploy)."""
+
+    name: str
+    succeeded: bool = False
+    failed: bool = False
+    reason: str = ""  # of the Job's Failed condition: BackoffLimitExceeded, DeadlineExceeded, ...
+    message: str = ""
+    log_tail: str = ""  # the failed container's termination message (FallbackToLogsOnError: its log's tail)
+
+
+@dataclass(frozen=True)
 class Observation:
     now: datetime
     revision: str  # what the spec renders to now
@@ -48,6 +60,8 @@ class Observation:
     paused: bool = False
     request: str | None = None  # the asgi.dev/request annotation, "<verb>/<id>"
     analysis: AnalysisResult | None = None  # only when `needs_analysis` asked for one
+    name: str = ""  # the AsgiService's (names its pre-deploy Jobs)
+    pre_deploy: JobRun | None = None  # the Job of status.rollout.preDeploy, if it exists
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Decision:
     events: list[Event] = field(default_factory=list)
     wake_at: datetime | None = None  # look again then, even if nothing changes in the cluster
     needs_analysis: bool = False  # call again with an analysis of the canary
+    hold_workload: bool = False  # first deploy waiting for its pre-deploy Job: no Deployment yet
 
 
 def iso(t: datetime) -> str:
