@@ -11,6 +11,9 @@ least-privilege identity, so its requests are told apart in the audit log):
 - a restart with N converged: requests by verb (LIST/WATCH per kind, no GETs per object, no writes);
 - memory: RSS idle, with N, after the restart; growth per AsgiService; the store's own size.
 
+And the control plane's own floor for the burst (BENCH_FLOOR=0 skips it): the same objects applied without the
+operator, to tell the operator's share of "all Ready" from the lab's.
+
 Environment: BENCH_SIZES (default "100,1000"), BENCH_LARGE=1 adds 5000, BENCH_IDLE_SECONDS (default 60).
 """
 
@@ -305,6 +308,46 @@ def run(n: int) -> dict[str, Any]:
         lab.stop()
 
 
+def floor(n: int) -> dict[str, float]:
+    """The control plane's own floor for the burst: the very objects the operator renders for N AsgiServices
+    (without owner references), applied by the same number of threads (8) straight to a fresh lab, with no
+    operator and no rate limit. The time until all their Deployments are available is what any operator would
+    need at least, on this machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgi_operator.api.models import AsgiServiceSpec
+    from asgi_operator.kube.api import KubeApi, load_client
+    from asgi_operator.reconcile.desired import desired_children
+    from asgi_operator.render.meta import Owner
+    from asgi_operator.routers import kind_of
+
+    lab = Lab(bin_dir=ensure_binaries(), node_pods=max(2000, n + 500)).start()
+    try:
+        lab.kubectl("create", "namespace", NAMESPACE)
+        api = KubeApi(load_client(str(lab.admin_kubeconfig)))
+        manifests = []
+        for i in range(n):
+            doc = service(f"svc-{i:04d}")
+            spec = AsgiServiceSpec.model_validate(doc["spec"])
+            for m in desired_children(Owner(doc["metadata"]["name"], NAMESPACE, "none"), spec).apply:
+                m["metadata"].pop("ownerReferences", None)  # no owner: the garbage collector would delete them
+                manifests.append(m)
+        served = [m for m in manifests if api.served(kind_of(m))]
+        started = time.time()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda m: api.apply(kind_of(m), m), served))
+        applied = time.time() - started
+
+        def available() -> bool:
+            out = json.loads(lab.kubectl("get", "deployments", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+            return sum(1 for d in out if d.get("status", {}).get("availableReplicas", 0) >= 1) >= n
+
+        wait_for(f"{n} Deployments available", available, 1800, interval=1)
+        return {"floor_objects": len(served), "floor_applied": applied, "floor_ready": time.time() - started}
+    finally:
+        lab.stop()
+
+
 def total(counts: Counter[str]) -> int:
     return sum(v for k, v in counts.items() if " " not in k)
 
@@ -354,6 +397,14 @@ def main() -> None:
         started = time.monotonic()
         results.append(run(n))
         print(report(results[-1]), flush=True)
+        if os.environ.get("BENCH_FLOOR", "1") == "1":
+            f = floor(n)
+            print(
+                f"  control-plane floor (no operator: the same {f['floor_objects']:.0f} objects applied by 8 threads): "
+                f"applied in {f['floor_applied']:.1f}s, all {n} Deployments available {f['floor_ready']:.1f}s after "
+                "the first apply",
+                flush=True,
+            )
         print(f"  (this size took {time.monotonic() - started:.0f}s)", flush=True)
 
 
