@@ -186,8 +186,8 @@ INVALID: list[Invalid] = [
                 "tls": {"secretName": "a-tls"},
             }
         },
-        "spec.expose.tls",
-        ("Gateway's listener",),
+        "spec.expose.gateway.sectionName",
+        ("HTTPS listener",),
     ),
     Invalid(
         "uppercase-host",
@@ -604,6 +604,313 @@ INVALID += [
 ]
 
 
+# rate limits
+_RL: dict[str, Any] = {"requests": 100, "per": "Minute", "scope": "PerProxy"}
+_RL_GATEWAY: dict[str, Any] = {"host": "shop.example.com", "gateway": {"name": "public"}}
+_RL_INGRESS: dict[str, Any] = {"host": "shop.example.com", "ingress": {"className": "nginx"}}
+INVALID += [
+    Invalid(
+        "rate-limit-gateway-without-implementation",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": _RL}},
+        "spec.expose.rateLimit.implementation",
+        ("required with Gateway API", "EnvoyGateway"),
+    ),
+    Invalid(
+        "rate-limit-global-with-nginx-gateway-fabric",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": {**_RL, "scope": "Global", "implementation": "NginxGatewayFabric"},
+            }
+        },
+        "spec.expose.rateLimit.scope",
+        ("Global", "local only", "PerProxy"),
+    ),
+    Invalid(
+        "rate-limit-global-with-ingress-nginx",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "scope": "Global"}}},
+        "spec.expose.rateLimit.scope",
+        ("ingress-nginx", "each controller replica", "PerProxy"),
+    ),
+    Invalid(
+        "rate-limit-per-hour-with-ingress-nginx",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "per": "Hour"}}},
+        "spec.expose.rateLimit.per",
+        ("limit-rps", "limit-rpm"),
+    ),
+    Invalid(
+        "rate-limit-with-the-replicas-router",
+        {
+            "spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL, "implementation": "EnvoyGateway"}},
+            "spec.rollout": {"router": "replicas"},
+        },
+        "spec.expose.rateLimit",
+        ("not possible with rollout.router replicas",),
+    ),
+    Invalid(
+        "rate-limit-ingress-of-another-controller",
+        {"spec.expose": {"host": "shop.example.com", "ingress": {"className": "traefik"}, "rateLimit": _RL}},
+        "spec.expose.rateLimit",
+        ("needs ingress-nginx",),
+    ),
+    Invalid(
+        "rate-limit-exempt-not-a-cidr",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "exempt": ["10.0.0.0/33"]}}},
+        "spec.expose.rateLimit.exempt",
+        ("IP addresses or CIDRs",),
+    ),
+    Invalid(
+        "rate-limit-exempt-with-envoy-gateway",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": {**_RL, "implementation": "EnvoyGateway", "exempt": ["10.0.0.0/8"]},
+            }
+        },
+        "spec.expose.rateLimit.exempt",
+        ("only possible with ingress-nginx",),
+    ),
+    Invalid(
+        "rate-limit-burst-with-envoy-gateway",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL, "implementation": "EnvoyGateway", "burst": 20}}},
+        "spec.expose.rateLimit.burst",
+        ("not possible with Envoy Gateway",),
+    ),
+    Invalid(
+        "rate-limit-burst-not-a-multiple-with-ingress-nginx",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "burst": 150}}},
+        "spec.expose.rateLimit.burst",
+        ("multiple of requests",),
+    ),
+    Invalid(
+        "rate-limit-implementation-with-an-ingress",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "implementation": "EnvoyGateway"}}},
+        "spec.expose.rateLimit.implementation",
+        ("remove implementation",),
+    ),
+    Invalid(
+        "rate-limit-per-hour-with-nginx-gateway-fabric",
+        {
+            "spec.expose": {
+                "httpRoute": {"name": "shop"},
+                "rateLimit": {**_RL, "per": "Hour", "implementation": "NginxGatewayFabric"},
+            }
+        },
+        "spec.expose.rateLimit.per",
+        ("r/s, r/m",),
+    ),
+    Invalid(
+        "rate-limit-zero-requests",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "requests": 0}}},
+        "spec.expose.rateLimit.requests",
+        ("greater than or equal to 1",),
+    ),
+]
+
+# TLS
+_TLS_INGRESS: dict[str, Any] = {"host": "shop.example.com", "ingress": {"className": "nginx"}}
+_TLS_GATEWAY: dict[str, Any] = {
+    "host": "shop.example.com",
+    "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "http"},
+}
+_ISSUER: dict[str, Any] = {"name": "letsencrypt", "kind": "ClusterIssuer"}
+INVALID += [
+    Invalid(
+        "tls-without-host",
+        {"spec.expose": {"ingress": {"className": "nginx"}, "tls": {"issuerRef": _ISSUER}}},
+        "spec.expose.tls",
+        ("tls needs a host",),
+    ),
+    Invalid(
+        "tls-secret-and-issuer",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"secretName": "shop-tls", "issuerRef": _ISSUER}}},
+        "spec.expose.tls",
+        ("exactly one of secretName", "issuerRef"),
+    ),
+    Invalid(
+        "tls-neither-secret-nor-issuer",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"redirect": False}}},
+        "spec.expose.tls",
+        ("exactly one of secretName", "issuerRef"),
+    ),
+    Invalid(
+        "tls-issuer-kind-invalid",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"issuerRef": {"name": "letsencrypt", "kind": "Vault"}}}},
+        "spec.expose.tls.issuerRef.kind",
+        ("Issuer or ClusterIssuer",),
+    ),
+    Invalid(
+        "tls-hsts-max-age-over-two-years",
+        {"spec.expose": {**_TLS_GATEWAY, "tls": {"issuerRef": _ISSUER, "hstsMaxAge": 63072001}}},
+        "spec.expose.tls.hstsMaxAge",
+        ("less than or equal to 63072000",),
+    ),
+    Invalid(
+        "tls-hsts-max-age-with-ingress-nginx",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"secretName": "shop-tls", "hstsMaxAge": 600}}},
+        "spec.expose.tls.hstsMaxAge",
+        ("ConfigMap",),
+    ),
+    Invalid(
+        "tls-with-the-replicas-router",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"secretName": "shop-tls"}}, "spec.rollout": {"router": "replicas"}},
+        "spec.expose.tls",
+        ("rollout.router replicas",),
+    ),
+    Invalid(
+        "tls-with-your-own-route",
+        {"spec.expose": {"host": "shop.example.com", "httpRoute": {"name": "shop"}, "tls": {"secretName": "s"}}},
+        "spec.expose.tls",
+        ("expose.gateway or expose.ingress",),
+    ),
+    Invalid(
+        "tls-redirect-without-http-listener",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public", "sectionName": "https"},
+                "tls": {"issuerRef": _ISSUER},
+            }
+        },
+        "spec.expose.gateway.httpSectionName",
+        ("HTTP listener", "redirect false"),
+    ),
+    Invalid(
+        "tls-redirect-on-the-https-listener",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "https"},
+                "tls": {"issuerRef": _ISSUER},
+            }
+        },
+        "spec.expose.gateway.httpSectionName",
+        ("must differ",),
+    ),
+    Invalid(
+        "tls-listener-set-without-tls",
+        {"spec.expose": {"host": "shop.example.com", "gateway": {"name": "public", "listenerSet": True}}},
+        "spec.expose.gateway.listenerSet",
+        ("needs tls",),
+    ),
+    Invalid(
+        "tls-listener-set-and-a-section-name",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public", "listenerSet": True, "sectionName": "https", "httpSectionName": "http"},
+                "tls": {"issuerRef": _ISSUER},
+            }
+        },
+        "spec.expose.gateway.listenerSet",
+        ("no sectionName",),
+    ),
+]
+
+# CORS and observability (the asgi_edge wrapper)
+_GW = {"host": "shop.example.com", "gateway": {"name": "public"}}
+INVALID += [
+    Invalid(
+        "cors-any-origin",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["*"]}}},
+        "spec.expose.cors.allowOrigins[0]",
+        ("should match",),
+    ),
+    Invalid(
+        "cors-origin-with-a-path",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["https://shop.example.com/app"]}}},
+        "spec.expose.cors.allowOrigins[0]",
+        ("should match",),
+    ),
+    Invalid(
+        "cors-wildcard-subdomain",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["https://*.example.com"]}}},
+        "spec.expose.cors.allowOrigins[0]",
+        ("should match",),
+    ),
+    Invalid(
+        "cors-no-origin",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": []}}},
+        "spec.expose.cors.allowOrigins",
+        ("should have at least 1 item",),
+    ),
+    Invalid(
+        "cors-any-header-with-credentials",
+        {
+            "spec.expose": {
+                **_GW,
+                "cors": {"allowOrigins": ["https://a.example.com"], "allowCredentials": True, "allowHeaders": ["*"]},
+            }
+        },
+        "spec.expose.cors.allowHeaders",
+        ("cannot be used with allowCredentials",),
+    ),
+    Invalid(
+        "cors-unknown-method",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["https://a.example.com"], "allowMethods": ["FETCH"]}}},
+        "spec.expose.cors.allowMethods[0]",
+        ("Unsupported value",),
+    ),
+    Invalid(
+        "cors-max-age-too-long",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["https://a.example.com"], "maxAge": "48h"}}},
+        "spec.expose.cors.maxAge",
+        ("from 1s to 24h",),
+    ),
+    Invalid(
+        "cors-repeated-origin",
+        {"spec.expose": {**_GW, "cors": {"allowOrigins": ["https://a.example.com", "https://a.example.com"]}}},
+        "spec.expose.cors.allowOrigins",
+        ("must not repeat",),
+    ),
+    Invalid(
+        "cors-at-the-edge-of-a-route-you-own",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "httpRoute": {"name": "platform"},
+                "cors": {"allowOrigins": ["https://a.example.com"]},
+            }
+        },
+        "spec.expose.cors.enforcement",
+        ("use enforcement App",),
+    ),
+    Invalid(
+        "cors-in-the-app-without-the-wrapper",
+        {
+            "spec.expose": {**_GW, "cors": {"allowOrigins": ["https://a.example.com"], "enforcement": "App"}},
+            "spec.observability": {"wrapper": False},
+        },
+        "spec.expose.cors.enforcement",
+        ("needs observability.wrapper",),
+    ),
+    Invalid(
+        "wrapper-with-app-dir",
+        {"spec.server": {"kind": "uvicorn", "extraArgs": ["--app-dir", "/srv"]}},
+        "spec.server.extraArgs",
+        ("conflict with the asgi_edge wrapper",),
+    ),
+    Invalid(
+        "request-id-header-invalid",
+        {"spec.observability": {"requestIdHeader": "X Request Id"}},
+        "spec.observability.requestIdHeader",
+        ("should match",),
+    ),
+    Invalid(
+        "unknown-log-shipper",
+        {"spec.observability": {"logShippers": ["Logstash"]}},
+        "spec.observability.logShippers[0]",
+        ("Unsupported value",),
+    ),
+    Invalid(
+        "volume-named-like-the-wrapper",
+        {"spec.volumes": [{"name": "asgi-edge", "emptyDir": {}}]},
+        "spec.volumes[0].name",
+        ("asgi_edge wrapper",),
+    ),
+]
+
+
 # Valid specs at the very edge of a rule: the models AND the API server must accept each (parity both ways).
 AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
     (
@@ -652,6 +959,23 @@ AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
     (
         "prom-auth-tls-for-the-operator-wide-address",
         {"spec.rollout": {"prometheus": {"auth": {"tls": {"caSecretRef": {"name": "ca", "key": "ca.crt"}}}}}},
+    ),
+    (
+        "cors-at-its-limits",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public"},
+                "cors": {"allowOrigins": ["http://localhost:3000"], "allowHeaders": ["*"], "maxAge": "24h"},
+            }
+        },
+    ),
+    (
+        "wrapper-off-with-app-dir",
+        {
+            "spec.server": {"kind": "uvicorn", "extraArgs": ["--app-dir", "/srv"]},
+            "spec.observability": {"wrapper": False},
+        },
     ),
     (
         "pre-deploy-at-its-limits",
@@ -704,3 +1028,77 @@ AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
 
 def at_the_edge(changes: dict[str, Any]) -> dict[str, Any]:
     return Invalid("edge", changes, "").manifest()
+
+
+# rate limits at the edge of their rules: everything each implementation can do
+AT_THE_EDGE += [
+    (
+        "rate-limit-envoy-gateway-global-per-hour",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": {"requests": 1000000, "per": "Hour", "scope": "Global", "implementation": "EnvoyGateway"},
+            }
+        },
+    ),
+    (
+        "rate-limit-nginx-gateway-fabric-on-your-route-with-burst",
+        {
+            "spec.expose": {
+                "httpRoute": {"name": "shop"},
+                "rateLimit": {**_RL, "per": "Second", "burst": 1, "implementation": "NginxGatewayFabric"},
+            }
+        },
+    ),
+    (
+        "rate-limit-ingress-nginx-burst-multiple-and-exemptions",
+        {
+            "spec.expose": {
+                **_RL_INGRESS,
+                "rateLimit": {**_RL, "burst": 300, "exempt": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]},
+            },
+            "spec.rollout": {"router": "ingressNginx"},
+        },
+    ),
+]
+
+# TLS at the edge of its rules
+AT_THE_EDGE += [
+    ("tls-gateway-issuer-with-redirect", {"spec.expose": {**_TLS_GATEWAY, "tls": {"issuerRef": _ISSUER}}}),
+    (
+        "tls-gateway-listener-set-no-redirect",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public", "listenerSet": True},
+                "tls": {"secretName": "shop-tls", "redirect": False},
+            }
+        },
+    ),
+    (
+        "tls-gateway-no-redirect-no-http-listener-no-hsts",
+        {
+            "spec.expose": {
+                "host": "shop.example.com",
+                "gateway": {"name": "public", "sectionName": "https"},
+                "tls": {"secretName": "shop-tls", "redirect": False, "hstsMaxAge": 0},
+            }
+        },
+    ),
+    (
+        "tls-gateway-hsts-two-years-external-issuer",
+        {
+            "spec.expose": {
+                **_TLS_GATEWAY,
+                "tls": {
+                    "issuerRef": {"name": "pca", "kind": "AWSPCAClusterIssuer", "group": "awspca.cert-manager.io"},
+                    "hstsMaxAge": 63072000,
+                },
+            }
+        },
+    ),
+    (
+        "tls-ingress-secret-no-redirect",
+        {"spec.expose": {**_TLS_INGRESS, "tls": {"secretName": "s", "redirect": False}}},
+    ),
+]

@@ -83,9 +83,10 @@ for _kind in WATCHED:
 
 
 @kopf.on.event("apiextensions.k8s.io", "v1", "customresourcedefinitions", id="crds")
-async def crd_changed(*, spec: Mapping[str, Any], **_: Any) -> None:
-    """A CRD added, changed or removed: which kinds the cluster serves is asked again (never polled)."""
-    controller().crd_changed(str(spec.get("group", "")))
+async def crd_changed(*, type: str | None, spec: Mapping[str, Any], **_: Any) -> None:
+    """A CRD added, changed or removed: which kinds the cluster serves is asked again (never polled). The
+    initial listing (type None) wakes nothing: the start reconciles everything anyway."""
+    controller().crd_changed(str(spec.get("group", "")), appeared=type in ("ADDED", "MODIFIED"))
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespaces")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from .api import keys
-from .api.kinds import CONFIG_MAP, EVENT, POD, SECRET, Kind
+from .api.kinds import CONFIG_MAP, EVENT, GATEWAY, GATEWAY_CLASS, POD, SECRET, Kind
 from .routers import owned_kinds, patched_kinds
 
 OWNED_VERBS: Final = ("get", "list", "watch", "create", "patch", "delete")
@@ -60,6 +60,13 @@ def render_rules() -> str:
             ("get",),
             "the Prometheus credentials and CA that spec.rollout.prometheus.auth names, read at each analysis; only "
             "get (no list, no watch): the operator can read a Secret it is told about, never enumerate them",
+        ),
+        _rule(
+            [GATEWAY.group],
+            [GATEWAY.plural, GATEWAY_CLASS.plural],
+            ("get",),
+            "before a canary's analysis, the Gateway a generated HTTPRoute attaches to and its GatewayClass "
+            "(cluster-scoped): which features the class supports; only get, never watched",
         ),
         _rule(
             ["apiextensions.k8s.io"],

@@ -68,7 +68,10 @@ def test_hello_example_becomes_ready_with_everything_it_needs(
 
     deploy = must_get(cluster, "deployment", "hello", namespace)
     c = container(deploy)
-    assert c["command"][:2] == ["uvicorn", "main:app"]
+    # behind the asgi_edge wrapper (the default), which imports the app named in ASGI_EDGE_APP
+    assert c["command"][:4] == ["uvicorn", "asgi_edge:app", "--app-dir", "/opt/asgi-edge"]
+    assert {"name": "ASGI_EDGE_APP", "value": "main:app"} in c["env"]
+    assert must_get(cluster, "configmap", "hello-edge", namespace)["data"]["asgi_edge.py"].startswith('"""asgi_edge')
     assert "--timeout-keep-alive" in c["command"] and "65" in c["command"]
     assert c["command"][c["command"].index("--forwarded-allow-ips") + 1] == "10.0.0.0/8"
     assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == 10
@@ -104,7 +107,8 @@ def test_orders_example_autoscaled_behind_nginx_with_tls(
         cluster.kubectl("get", "deployment", "orders", "-n", namespace, "-o", "json", "--show-managed-fields").stdout
     )
     c = container(deploy)
-    assert c["command"][:4] == ["gunicorn", "orders.api:app", "--worker-class", "uvicorn_worker.UvicornWorker"]
+    assert c["command"][:4] == ["gunicorn", "asgi_edge:app", "--pythonpath", "/opt/asgi-edge"]
+    assert {"name": "ASGI_EDGE_APP", "value": "orders.api:app"} in c["env"]
     assert {"name": "PROMETHEUS_MULTIPROC_DIR", "value": "/var/run/prometheus-multiproc"} in c["env"]
     assert deploy["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 45  # explicit, and it fits
     hpa = must_get(cluster, "hpa", "orders", namespace)

@@ -121,6 +121,6 @@ def test_every_mirrored_field_is_checked() -> None:
     """A new pod field of the spec is added to MIRRORED (or to the allow-list of our own fields)."""
     ours_only = {
         "image", "app", "server", "port", "resources", "probes", "shutdown", "metrics", "replicas", "autoscaling",
-        "expose", "rollout", "podLabels", "podAnnotations",
+        "expose", "rollout", "podLabels", "podAnnotations", "observability",
     }  # fmt: skip
     assert set(_spec_properties()) - ours_only - set(MIRRORED) == set()

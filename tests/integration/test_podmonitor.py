@@ -26,7 +26,8 @@ def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
         apply(cluster, namespace, doc)
         wait_ready(cluster, namespace, "hello")
         annotations = must_get(cluster, "deployment", "hello", namespace)["spec"]["template"]["metadata"]["annotations"]
-        assert annotations == {
+        scrape = {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")}
+        assert scrape == {
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8000",
             "prometheus.io/path": "/metrics",

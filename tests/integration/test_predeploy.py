@@ -71,9 +71,10 @@ def test_no_pod_of_a_revision_starts_before_its_job_completed(
     job = completed_job(cluster, namespace, first["revision"])
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == MIGRATE and container["image"] == doc["spec"]["image"]
-    assert container["env"] == [{"name": "APP_VERSION", "value": "v1"}]
-    # the first deploy: the Deployment itself was created after the Job completed
     deployment = must_get(cluster, "deployment", "hello", namespace)
+    assert container["env"] == deployment["spec"]["template"]["spec"]["containers"][0]["env"]  # the app's own
+    assert {"name": "APP_VERSION", "value": "v1"} in container["env"]
+    # the first deploy: the Deployment itself was created after the Job completed
     assert stamp(deployment["metadata"]["creationTimestamp"]) >= stamp(job["status"]["completionTime"])
     assert first["rollout"]["preDeploy"]["phase"] == "Succeeded"
 

@@ -292,6 +292,15 @@ def exposures(draw: st.DrawFn) -> Manifest | None:
         if draw(st.booleans()):
             gateway["sectionName"] = draw(DNS_LABEL)  # the model allows any string, an HTTPRoute does not
         out["gateway"] = gateway
+        if "host" in out and "sectionName" in gateway and draw(st.booleans()):  # HTTPS: HSTS filter, redirect route
+            tls: Manifest = draw(st.sampled_from([{"secretName": "shop-tls"}, {"issuerRef": {"name": "le"}}]))
+            if draw(st.booleans()):
+                gateway["httpSectionName"] = gateway["sectionName"] + "-http"
+            else:
+                tls = {**tls, "redirect": False}
+            if draw(st.booleans()):
+                tls = {**tls, "hstsMaxAge": draw(st.integers(0, 63072000))}
+            out["tls"] = tls
     elif kind == "ingress":
         out["ingress"] = {
             "className": draw(st.one_of(st.sampled_from(["nginx", "nginx-internal", "traefik"]), DNS_SUBDOMAIN)),
@@ -301,6 +310,26 @@ def exposures(draw: st.DrawFn) -> Manifest | None:
             out["tls"] = {"secretName": draw(DNS_LABEL)}
     else:
         out["httpRoute"] = {"name": draw(DNS_SUBDOMAIN)}
+    if draw(st.booleans()):
+        out["rateLimit"] = draw(rate_limits(on_route=kind != "ingress"))
+    return out
+
+
+@st.composite
+def rate_limits(draw: st.DrawFn, on_route: bool) -> Manifest:
+    """expose.rateLimit within what the exposure's implementation can do (the rest is refused, see invalid_specs)."""
+    requests = draw(st.integers(1, 1_000_000))
+    out: Manifest = {"requests": requests, "per": draw(st.sampled_from(["Second", "Minute"])), "scope": "PerProxy"}
+    if not on_route:  # ingress-nginx's annotations
+        if draw(st.booleans()):
+            out["exempt"] = draw(st.lists(PROXY.filter(lambda p: p != "*"), min_size=1, max_size=3))
+        if draw(st.booleans()):
+            out["burst"] = requests * draw(st.integers(1, max(1, min(5, 1_000_000 // requests))))
+        return out
+    # Envoy Gateway only: NGINX Gateway Fabric's CRD is not in the lab (test_nginx_gateway_fabric_policy_needs_its_crd)
+    out["implementation"] = "EnvoyGateway"
+    out["per"] = draw(st.sampled_from(["Second", "Minute", "Hour"]))
+    out["scope"] = draw(st.sampled_from(["Global", "PerProxy"]))
     return out
 
 
@@ -793,3 +822,205 @@ def test_a_missing_priority_class_is_found_only_when_pods_are_created(cluster: C
     }
     with pytest.raises(Rejected, match="no PriorityClass with name no-such-class"):
         dry_run(cluster, namespace, [pod])
+
+
+# ------------------------------------------------------------------------------------------------ rate limits
+RATE_LIMITS: list[tuple[str, Manifest]] = [
+    (
+        "envoy-gateway-global",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public"},
+            "rateLimit": {"requests": 100, "per": "Minute", "scope": "Global", "implementation": "EnvoyGateway"},
+        },
+    ),
+    (
+        "envoy-gateway-local-per-hour-on-your-route",
+        {
+            "httpRoute": {"name": "storefront"},
+            "rateLimit": {"requests": 1000000, "per": "Hour", "scope": "PerProxy", "implementation": "EnvoyGateway"},
+        },
+    ),
+    (
+        "ingress-nginx",
+        {
+            "host": "shop.example.com",
+            "ingress": {"className": "nginx"},
+            "rateLimit": {
+                "requests": 10,
+                "per": "Second",
+                "scope": "PerProxy",
+                "burst": 30,
+                "exempt": ["10.0.0.0/8", "2001:db8::/32"],
+            },
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("expose", [e for _, e in RATE_LIMITS], ids=[i for i, _ in RATE_LIMITS])
+def test_rate_limit_policies_and_annotations_are_accepted(cluster: Cluster, namespace: str, expose: Manifest) -> None:
+    """The AsgiService as written, and its children mid-canary, with the real policy CRD from Envoy Gateway's
+    module (the lab installs it); stored as rendered, so the operator does not rewrite them."""
+    fields = {**BASE, "expose": expose}
+    spec = AsgiServiceSpec.model_validate(fields)
+    (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
+    assert AsgiService.model_validate(stored).spec == spec
+    children = desired_children(Owner("shop", namespace, OWNER_UID), spec, canary=CanaryPlan(spec, 1), weight=10)
+    kinds = {c["kind"] for c in children.apply}
+    assert ("BackendTrafficPolicy" in kinds) == ("implementation" in expose["rateLimit"])
+    check_children(cluster, namespace, children.apply)
+
+
+def test_nginx_gateway_fabric_policy_needs_its_crd(cluster: Cluster, namespace: str) -> None:
+    """NGINX Gateway Fabric's CRD cannot be fetched from the Go module proxy (403), so the lab has none: its
+    RateLimitPolicy is refused as a kind the API server does not know (the operator turns this into a condition,
+    see test_rate_limits.py). The AsgiService itself is accepted."""
+    fields = {
+        **BASE,
+        "expose": {
+            "httpRoute": {"name": "storefront"},
+            "rateLimit": {
+                "requests": 100,
+                "per": "Minute",
+                "scope": "PerProxy",
+                "implementation": "NginxGatewayFabric",
+            },
+        },
+    }
+    dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
+    spec = AsgiServiceSpec.model_validate(fields)
+    [policy] = [
+        c for c in desired_children(Owner("shop", namespace, OWNER_UID), spec).apply if c["kind"] == "RateLimitPolicy"
+    ]
+    if cluster.kubectl("get", "crd", "ratelimitpolicies.gateway.nginx.org", check=False).returncode == 0:
+        check_children(cluster, namespace, [policy])
+    else:
+        with pytest.raises(Rejected, match="RateLimitPolicy"):
+            dry_run(cluster, namespace, [policy])
+
+
+# ------------------------------------------------------------------------------------------------ HTTPS (expose.tls)
+_ISSUER: Manifest = {"name": "letsencrypt", "kind": "ClusterIssuer"}
+TLS_EXPOSURES: list[tuple[str, Manifest]] = [
+    (
+        "gateway-issuer-redirect-hsts",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public", "namespace": "gw", "sectionName": "https", "httpSectionName": "http"},
+            "tls": {"issuerRef": _ISSUER},
+        },
+    ),
+    (
+        "gateway-listener-set-issuer-redirect",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public", "namespace": "gw", "listenerSet": True, "httpSectionName": "http"},
+            "tls": {"issuerRef": _ISSUER},
+        },
+    ),
+    (
+        "gateway-secret-prefix-rewrite-and-hsts-two-years",
+        {
+            "host": "shop.example.com",
+            "path": "/api",
+            "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "http"},
+            "tls": {"secretName": "shop-tls", "hstsMaxAge": 63072000},
+        },
+    ),
+    (
+        "gateway-no-redirect-no-hsts-external-issuer",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public", "sectionName": "https"},
+            "tls": {
+                "issuerRef": {"name": "pca", "kind": "AWSPCAClusterIssuer", "group": "awspca.cert-manager.io"},
+                "redirect": False,
+                "hstsMaxAge": 0,
+            },
+        },
+    ),
+    (
+        "ingress-nginx-issuer-and-cert-manager-annotations",
+        {
+            "host": "shop.example.com",
+            "ingress": {"className": "nginx", "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}},
+            "tls": {"issuerRef": {"name": "internal-ca"}},
+        },
+    ),
+    (
+        "ingress-nginx-secret-no-redirect",
+        {"host": "shop.example.com", "ingress": {"className": "nginx"}, "tls": {"secretName": "s", "redirect": False}},
+    ),
+]
+
+
+@pytest.mark.parametrize("expose", [e for _, e in TLS_EXPOSURES], ids=[i for i, _ in TLS_EXPOSURES])
+def test_https_children_are_accepted(cluster: Cluster, namespace: str, expose: Manifest) -> None:
+    """The AsgiService as written, and its children mid-canary (the cert-manager Certificate from the real CRD of
+    cert-manager's module, the HTTPRoute with its HSTS filter, the redirect route, the Ingresses), stored as
+    rendered, so the operator does not rewrite them; the canary Ingress carries no cert-manager annotation."""
+    fields = {**BASE, "server": {"kind": "uvicorn", "rootPath": "/api"}, "expose": expose}
+    spec = AsgiServiceSpec.model_validate(fields)
+    (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
+    assert AsgiService.model_validate(stored).spec == spec
+    owner = Owner("shop", namespace, OWNER_UID)
+    children = desired_children(owner, spec, canary=CanaryPlan(spec, 1), weight=10, cert_manager_crd=True)
+    by_name = {f"{c['kind']}/{c['metadata']['name']}": c for c in children.apply}
+    assert ("Certificate/shop-tls" in by_name) == ("issuerRef" in expose["tls"])
+    wants_redirect = "gateway" in expose and expose["tls"].get("redirect", True)
+    assert ("HTTPRoute/shop-redirect" in by_name) == wants_redirect
+    if "Ingress/shop-canary" in by_name:
+        canary_annotations = by_name["Ingress/shop-canary"]["metadata"]["annotations"]
+        assert not [k for k in canary_annotations if k.startswith("cert-manager.io/")]
+    check_children(cluster, namespace, children.apply)
+
+
+# ------------------------------------------------------------------------------------------------ CORS, the wrapper
+CORS_EXPOSURES: list[tuple[str, Manifest]] = [
+    (
+        "gateway-filter",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public"},
+            "cors": {
+                "allowOrigins": ["https://shop.example.com", "http://localhost:3000"],
+                "allowCredentials": True,
+                "allowMethods": ["GET", "POST", "DELETE"],
+                "allowHeaders": ["Authorization", "Content-Type"],
+                "exposeHeaders": ["X-Request-ID"],
+                "maxAge": "1h",
+            },
+        },
+    ),
+    (
+        "nginx-annotations",
+        {
+            "host": "shop.example.com",
+            "ingress": {"className": "nginx"},
+            "cors": {"allowOrigins": ["https://shop.example.com"], "allowHeaders": ["*"]},
+        },
+    ),
+    (
+        "in-the-app",
+        {
+            "host": "shop.example.com",
+            "httpRoute": {"name": "platform"},
+            "cors": {"allowOrigins": ["https://shop.example.com"], "enforcement": "App"},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("expose", [e for _, e in CORS_EXPOSURES], ids=[i for i, _ in CORS_EXPOSURES])
+def test_cors_and_the_wrapper_are_accepted_as_rendered(cluster: Cluster, namespace: str, expose: Manifest) -> None:
+    """The AsgiService as written, and its children mid-canary (the HTTPRoute's standard CORS filter under the
+    real Gateway API v1.6 CRD, the Ingress annotations, the wrapper's ConfigMap, env and mount), stored as
+    rendered, so the operator does not rewrite them."""
+    fields = {**BASE, "expose": expose, "observability": {"logShippers": ["Filebeat"], "openTelemetry": True}}
+    spec = AsgiServiceSpec.model_validate(fields)
+    (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
+    assert AsgiService.model_validate(stored).spec == spec
+    children = desired_children(Owner("shop", namespace, OWNER_UID), spec, canary=CanaryPlan(spec, 1), weight=10)
+    assert "ConfigMap" in {c["kind"] for c in children.apply}
+    check_children(cluster, namespace, children.apply)

@@ -32,8 +32,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from asgi_operator import edge
 from asgi_operator.api.models import AsgiServiceSpec
+from asgi_operator.api.observability import ObservabilitySpec
 from asgi_operator.api.servers import ServerKind
+from asgi_operator.api.volumes import EDGE_DIR
+from asgi_operator.render import edge as edge_env
 from asgi_operator.render.meta import Owner
 from asgi_operator.render.servers import server_command
 from asgi_operator.render.workload import MULTIPROC_DIR, MULTIPROC_ENV, pod_template
@@ -201,9 +205,26 @@ class Server:
             self.popen.wait(10)
 
 
+def edge_mount(tmp_path: Path) -> Path:
+    """The asgi_edge wrapper alone in a directory, as its ConfigMap volume holds it in the pod."""
+    directory = tmp_path / "asgi-edge"
+    directory.mkdir(exist_ok=True)
+    (directory / f"{edge.MODULE}.py").write_text(edge.SOURCE.read_text())
+    return directory
+
+
 @contextlib.contextmanager
-def running(spec: AsgiServiceSpec, tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running(
+    spec: AsgiServiceSpec, tmp_path: Path, env: dict[str, str] | None = None, edge_dir: Path | None = None
+) -> Iterator[Server]:
+    """The server as the pod runs it: the rendered argv, behind the asgi_edge wrapper when the spec has it (by
+    default), with the wrapper's environment from the rendering and its directory in place of the mount."""
     argv = server_command(spec)
+    wrapper_env: dict[str, str] = {}
+    if edge_env.enabled(spec):
+        mount = str(edge_dir or edge_mount(tmp_path))
+        argv = [arg.replace(EDGE_DIR, mount) for arg in argv]
+        wrapper_env = {e["name"]: e["value"] for e in edge_env.environment(spec)}
     program = VENV_BIN / argv[0]
     assert program.exists(), f"{program} is not installed in the virtualenv (pip install -e '.[example]')"
     argv = [str(program), *argv[1:]]
@@ -214,6 +235,7 @@ def running(spec: AsgiServiceSpec, tmp_path: Path, env: dict[str, str] | None = 
         **os.environ,
         # gunicorn puts its control socket under $XDG_RUNTIME_DIR (else ~/.gunicorn): keep it in the test's dir
         "XDG_RUNTIME_DIR": str(runtime),
+        **wrapper_env,
         **(env or {}),
     }
     with log_path.open("wb") as log:
@@ -309,9 +331,24 @@ def test_server_serves_the_app_and_shuts_down_cleanly(kind: ServerKind, tmp_path
         assert code in CLEAN_EXIT[kind], f"exit code {code}:\n{server.log()[-3000:]}"
         assert connection_refused(server.port)
         log = server.log()
-        assert ACCESS_LOG.search(log), f"no access log line for GET /:\n{log[-3000:]}"
+        # behind the asgi_edge wrapper (the default): its JSON line per request, and not the server's own
+        lines = [json.loads(x) for x in log.splitlines() if x.startswith('{"ts"') and '"asgi_edge.access"' in x]
+        assert [(x["path"], x["status"]) for x in lines if x["path"] == "/"] == [("/", 200)] * 3, log[-3000:]
+        assert not ACCESS_LOG.search(log), "the server's own access line too: every request logged twice"
         if kind in (ServerKind.UVICORN, ServerKind.GUNICORN):
             assert "Application shutdown complete" in log  # lifespan shutdown ran: a graceful exit, not a kill
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=IDS)
+def test_without_the_wrapper_the_server_runs_the_app_itself_and_logs_access(kind: ServerKind, tmp_path: Path) -> None:
+    spec = make_spec(kind, free_port()).model_copy(update={"observability": ObservabilitySpec(wrapper=False)})
+    assert spec.app in server_command(spec) and EDGE_DIR not in " ".join(server_command(spec))
+    with running(spec, tmp_path) as server:
+        server.wait_ready()
+        status, _ = get(server.port, "/")
+        assert status == 200
+        deadline_poll("the server's own access line", lambda: ACCESS_LOG.search(server.log()), 10)
+        assert '"asgi_edge.access"' not in server.log()
 
 
 @pytest.mark.parametrize("kind", MULTI_WORKER_KINDS, ids=[k.value for k in MULTI_WORKER_KINDS])

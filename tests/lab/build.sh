@@ -170,10 +170,40 @@ fetch_kwok_stages() {
   touch "$cache/kwok/.$stamp"
 }
 
+# Rate limit policy CRDs (expose.rateLimit), from the implementation's Go module: Envoy Gateway's
+# BackendTrafficPolicy. (NGINX Gateway Fabric's RateLimitPolicy is not fetched: proxy.golang.org answers
+# "403 Forbidden: This module version is not available" for github.com/nginx/nginx-gateway-fabric(/v2).)
+# Its own directory and stamp: fetch_crds empties $cache/crds when its versions change, so run this after it.
+fetch_policy_crds() {
+  local stamp="envoy-gateway-$ENVOY_GATEWAY_VERSION" dir
+  [ -e "$cache/crds/envoy-gateway/.$stamp" ] && return 0
+  log "fetching Envoy Gateway $ENVOY_GATEWAY_VERSION BackendTrafficPolicy CRD"
+  rm -rf "$cache/crds/envoy-gateway" && mkdir -p "$cache/crds/envoy-gateway"
+  dir=$(cd /tmp && go mod download -json "github.com/envoyproxy/gateway@$ENVOY_GATEWAY_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$dir"/charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_backendtrafficpolicies.yaml \
+     "$cache/crds/envoy-gateway/"
+  chmod -R u+w "$cache/crds/envoy-gateway"
+  touch "$cache/crds/envoy-gateway/.$stamp"
+}
+
+# cert-manager's CRDs (expose.tls.issuerRef renders a Certificate), from its Go module's deploy/crds. Its own
+# directory and stamp, fetched after fetch_crds (which empties $cache/crds when its versions change).
+fetch_cert_manager_crds() {
+  local stamp="cert-manager-$CERT_MANAGER_VERSION" dir
+  [ -e "$cache/crds/cert-manager/.$stamp" ] && return 0
+  log "fetching cert-manager $CERT_MANAGER_VERSION CRDs"
+  rm -rf "$cache/crds/cert-manager" && mkdir -p "$cache/crds/cert-manager"
+  dir=$(cd /tmp && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$dir"/deploy/crds/cert-manager.io_certificates.yaml "$dir"/deploy/crds/cert-manager.io_issuers.yaml \
+     "$dir"/deploy/crds/cert-manager.io_clusterissuers.yaml "$cache/crds/cert-manager/"
+  chmod -R u+w "$cache/crds/cert-manager"
+  touch "$cache/crds/cert-manager/.$stamp"
+}
+
 what=${1:-all}
 case "$what" in
   all)
-    fetch_crds; fetch_kwok_stages
+    fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages
     if [ -n "${ASGI_LAB_BIN_DIR:-}" ]; then
       for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok prometheus; do
         [ -x "$ASGI_LAB_BIN_DIR/$b" ] || { log "ASGI_LAB_BIN_DIR=$ASGI_LAB_BIN_DIR has no executable $b"; exit 1; }
@@ -182,7 +212,7 @@ case "$what" in
       exit 0
     fi
     build_etcd; build_kwok; build_prometheus; build_kubernetes; build_helm ;;
-  crds) fetch_crds; fetch_kwok_stages ;;
+  crds) fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages ;;
   kubernetes|etcd|kwok|prometheus|helm) "build_$what" ;;
   *) log "usage: $0 [all|crds|kubernetes|etcd|kwok|prometheus|helm]"; exit 2 ;;
 esac

@@ -154,6 +154,13 @@ class Cluster:
         """Gateway API (standard channel) and our own CRD, then wait until they are served."""
         for path in sorted((crd_dir() / "gateway-api").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        # expose.rateLimit's policy CRD from Envoy Gateway's module (make lab-bin; NGINX Gateway Fabric's is not
+        # fetchable from the Go module proxy, so its RateLimitPolicy is absent from the lab)
+        for path in sorted((crd_dir() / "envoy-gateway").glob("*.yaml")):
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        # expose.tls.issuerRef's Certificate (and its issuers' kinds), from cert-manager's module
+        for path in sorted((crd_dir() / "cert-manager").glob("*.yaml")):
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "asgiservice.yaml"))
         self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 

@@ -30,10 +30,11 @@ from asgi_operator.api import keys
 from asgi_operator.api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ServerSpec
 from asgi_operator.api.servers import UNSUPPORTED, ServerKind, supports
 from asgi_operator.reconcile.desired import desired_children
+from asgi_operator.render import edge
 from asgi_operator.render.children import CanaryPlan, revision_of
 from asgi_operator.render.drift import holds
 from asgi_operator.render.meta import Owner
-from asgi_operator.render.servers import server_command
+from asgi_operator.render.servers import launch, server_command
 from asgi_operator.render.workload import MULTIPROC_ENV
 from asgi_operator.routers import REGISTRY
 
@@ -161,10 +162,20 @@ def flag(argv: list[str], name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ golden
+def _wrapper_redacted(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The wrapper's source is shipped verbatim (tested in test_asgi_edge): the golden file names its hash only."""
+    data = manifest.get("data", {})
+    if manifest["kind"] != "ConfigMap" or "asgi_edge.py" not in data:
+        return manifest
+    source = data["asgi_edge.py"]
+    assert source == edge.SOURCE_TEXT
+    return {**manifest, "data": {"asgi_edge.py": f"<asgi_edge.py, {len(source)} characters, {edge.SOURCE_HASH}>"}}
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
 def test_golden(kind: ServerKind) -> None:
     spec = AsgiServiceSpec.model_validate(GOLDEN_SPECS[kind])
-    rendered = yaml.safe_dump(children(spec), sort_keys=True)
+    rendered = yaml.safe_dump([_wrapper_redacted(m) for m in children(spec)], sort_keys=True)
     path = GOLDEN_DIR / f"{kind.value}.yaml"
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN_DIR.mkdir(exist_ok=True)
@@ -272,16 +283,18 @@ def test_keep_alive_and_graceful_shutdown_flags(kind: ServerKind) -> None:
     for name, value in SERVER_FLAGS[kind].items():
         assert flag(argv, name) == value, argv
     assert f"0.0.0.0:{spec.port}" in argv or flag(argv, "--port") == str(spec.port)
-    assert spec.app in argv
+    assert launch(spec).app in argv  # the asgi_edge wrapper (by default), which imports spec.app
 
 
 def test_granian_keeps_connections_alive() -> None:
-    argv = server_command(server_spec(ServerKind.GRANIAN))
+    spec = server_spec(ServerKind.GRANIAN)
+    argv = server_command(spec)
     assert "--http1-keep-alive" in argv
     assert "--no-http1-keep-alive" not in argv
-    assert argv[-1] == "main:app"  # granian takes the app last, after every option (extraArgs included)
+    app = launch(spec).app  # the wrapper's path target by default
+    assert argv[-1] == app  # granian takes the app last, after every option (extraArgs included)
     argv = server_command(server_spec(ServerKind.GRANIAN, extraArgs=["--log-level", "debug"]))
-    assert argv[-3:] == ["--log-level", "debug", "main:app"]
+    assert argv[-3:] == ["--log-level", "debug", app]
 
 
 def test_granian_default_keep_alive_is_within_granians_range() -> None:
@@ -855,11 +868,12 @@ def test_spread_constraints_as_given_with_the_selector_filled_in_when_missing() 
 def test_user_volumes_come_after_the_operators_and_mounts_go_to_the_app() -> None:
     spec = spec_of(server={"workers": 2}, **POD_FEATURES["volume-mount"])
     pod = pod_spec(spec)
-    assert [v["name"] for v in pod["volumes"]] == ["tmp", "prometheus-multiproc", "config"]
-    assert pod["volumes"][2] == _CONFIG
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "prometheus-multiproc", "asgi-edge", "config"]
+    assert pod["volumes"][3] == _CONFIG
     assert [m["mountPath"] for m in container(spec)["volumeMounts"]] == [
         "/tmp",
         "/var/run/prometheus-multiproc",
+        "/opt/asgi-edge",
         "/etc/shop",
     ]
 
@@ -911,7 +925,7 @@ def test_no_pod_feature_no_field() -> None:
     pod = pod_spec(spec_of())
     for absent in ("initContainers", "nodeSelector", "tolerations", "affinity", "priorityClassName"):
         assert absent not in pod
-    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "asgi-edge"]
 
 
 def test_one_volume_mounted_twice_is_not_drift() -> None:

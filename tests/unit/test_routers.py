@@ -115,7 +115,7 @@ def test_the_registry_derives_what_the_operator_may_own_delete_watch_and_patch()
     assert {DEPLOYMENT, HTTP_ROUTE, INGRESS} <= set(owned_kinds())
     # the user's own route is patched, never owned: its kind comes from the routers' `patches`
     existing = router_for(spec(httpRoute={"name": "storefront"}))
-    assert existing.owns == () and existing.patches == (HTTP_ROUTE,)
+    assert HTTP_ROUTE not in {c.kind for c in existing.owns} and existing.patches == (HTTP_ROUTE,)
     assert existing.existing(spec(httpRoute={"name": "storefront"})) == (HTTP_ROUTE, "storefront")
 
 
@@ -131,3 +131,94 @@ def test_an_explicit_router_that_cannot_serve_the_exposure_is_an_error_not_a_sil
     # ingressNginx chosen explicitly for an Ingress class not named nginx: taken at its word
     chosen = AsgiServiceSpec.model_validate({**base, "rollout": {"router": "ingressNginx"}})
     assert router_for(chosen).name == "ingressNginx"
+
+
+# ------------------------------------------------------------------------------------------------ rate limits
+def limited(rate_limit: dict[str, Any], **expose: Any) -> AsgiServiceSpec:
+    return spec(rateLimit={"requests": 100, "per": "Minute", "scope": "PerProxy", **rate_limit}, **expose)
+
+
+def test_envoy_gateway_rate_limit_is_a_backend_traffic_policy_on_the_generated_route() -> None:
+    s = limited({"scope": "Global", "implementation": "EnvoyGateway"}, gateway={"name": "public"})
+    route, policy = router_for(s).manifests(OWNER, s, 10, True)
+    assert (policy["apiVersion"], policy["kind"]) == ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy")
+    assert policy["metadata"]["name"] == "web-ratelimit"
+    assert policy["metadata"]["ownerReferences"][0]["uid"] == "uid"
+    assert policy["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": route["metadata"]["name"]}
+    ]
+    # Global: one count per client address shared by every Envoy replica; one rule per address family
+    assert policy["spec"]["rateLimit"] == {
+        "global": {
+            "rules": [
+                {
+                    "clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": cidr}}],
+                    "limit": {"requests": 100, "unit": "Minute"},
+                }
+                for cidr in ("0.0.0.0/0", "::/0")
+            ]
+        }
+    }
+    per_proxy = limited({"implementation": "EnvoyGateway", "per": "Hour"}, gateway={"name": "public"})
+    [_, local] = router_for(per_proxy).manifests(OWNER, per_proxy, 0, False)
+    assert list(local["spec"]["rateLimit"]) == ["local"]
+    assert local["spec"]["rateLimit"]["local"]["rules"][0]["limit"] == {"requests": 100, "unit": "Hour"}
+
+
+def test_nginx_gateway_fabric_rate_limit_targets_the_users_own_route() -> None:
+    s = limited({"implementation": "NginxGatewayFabric", "per": "Second"}, httpRoute={"name": "storefront"})
+    [policy] = router_for(s).manifests(OWNER, s, 0, False)
+    assert (policy["apiVersion"], policy["kind"]) == ("gateway.nginx.org/v1alpha1", "RateLimitPolicy")
+    assert policy["spec"]["targetRefs"] == [
+        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "storefront"}
+    ]
+    # a strict N per window: a bucket of `requests`, served without delay, the rest answered 429
+    assert policy["spec"]["rateLimit"] == {
+        "local": {
+            "rules": [
+                {"key": "$binary_remote_addr", "rate": "100r/s", "burst": 100, "noDelay": True, "rejectCode": 429}
+            ]
+        }
+    }
+    bursty = limited({"implementation": "NginxGatewayFabric", "burst": 20}, httpRoute={"name": "storefront"})
+    [policy] = router_for(bursty).manifests(OWNER, bursty, 0, False)
+    assert policy["spec"]["rateLimit"]["local"]["rules"][0] == {
+        "key": "$binary_remote_addr",
+        "rate": "100r/m",
+        "burst": 20,
+        "noDelay": True,
+        "rejectCode": 429,
+    }
+    # without a rate limit the user's route gets nothing of ours
+    plain = spec(httpRoute={"name": "storefront"})
+    assert router_for(plain).manifests(OWNER, plain, 0, False) == []
+
+
+def test_ingress_nginx_rate_limit_annotations_are_on_the_main_ingress_only() -> None:
+    s = limited({"exempt": ["10.0.0.0/8", "2001:db8::/32"]}, ingress={"className": "nginx"})
+    main, canary = router_for(s).manifests(OWNER, s, 10, True)
+    prefix = "nginx.ingress.kubernetes.io/"
+    annotations = main["metadata"]["annotations"]
+    assert annotations[prefix + "limit-rpm"] == "100"
+    assert annotations[prefix + "limit-burst-multiplier"] == "1"  # not the default 5: a strict N per window
+    assert annotations[prefix + "limit-allowlist"] == "10.0.0.0/8,2001:db8::/32"
+    assert not any(k.startswith(prefix + "limit-") for k in canary["metadata"]["annotations"])
+    per_second = limited({"per": "Second", "burst": 300}, ingress={"className": "nginx"})
+    [main] = router_for(per_second).manifests(OWNER, per_second, 0, False)
+    annotations = main["metadata"]["annotations"]
+    assert (annotations[prefix + "limit-rps"], annotations[prefix + "limit-burst-multiplier"]) == ("100", "3")
+    assert prefix + "limit-rpm" not in annotations and prefix + "limit-allowlist" not in annotations
+
+
+def test_removing_the_rate_limit_deletes_the_policy_and_a_changed_implementation_swaps_it() -> None:
+    from asgi_operator.reconcile.desired import desired_children
+
+    envoy = limited({"implementation": "EnvoyGateway"}, gateway={"name": "public"})
+    btp = ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", "web-ratelimit")
+    ngf = ("gateway.nginx.org/v1alpha1", "RateLimitPolicy", "web-ratelimit")
+    wanted = desired_children(OWNER, envoy)
+    assert btp in {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in wanted.apply}
+    assert btp not in wanted.delete and ngf in wanted.delete
+    assert {btp, ngf} <= set(desired_children(OWNER, spec(gateway={"name": "public"})).delete)
+    nginx = limited({"implementation": "NginxGatewayFabric"}, gateway={"name": "public"})
+    assert btp in desired_children(OWNER, nginx).delete

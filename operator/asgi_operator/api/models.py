@@ -22,8 +22,9 @@ from .base import Model, ceil_seconds, cel_ceil, cel_regex, nested
 from .containers import MAX_INIT_CONTAINERS, InitContainer, unique
 from .containers import SPEC_RULES as POD_FEATURE_RULES
 from .durations import Duration, seconds
-from .exposure import ExposeSpec, GatewayRef, IngressSpec, RouteRef, TLSSpec
+from .exposure import ExposeSpec, GatewayRef, IngressSpec, RouteRef
 from .hooks import PreDeploySpec
+from .observability import ObservabilitySpec
 from .patterns import (
     APP_PATTERN,
     DNS_LABEL_PATTERN,
@@ -58,6 +59,7 @@ from .pod import (
     StartupProbeSpec,
 )
 from .quantities import QUANTITY_PATTERN, quantity
+from .ratelimit import SPEC_RULES as RATE_LIMIT_RULES
 from .rollout import (
     MIN_WINDOW_SCRAPES,
     WINDOW_SCRAPES,
@@ -85,6 +87,7 @@ from .status import (
     StableBaseline,
     StatusModel,
 )
+from .tls import IssuerRef, TLSSpec
 from .vocabulary import EventReason, RequestVerb, RolloutPhase, ServicePhase, Verdict
 from .volumes import (
     MAX_MOUNTS,
@@ -133,6 +136,7 @@ __all__ = [
     "FieldRef",
     "GatewayRef",
     "IngressSpec",
+    "IssuerRef",
     "KeyRef",
     "LocalObjectReference",
     "MetricsProfile",
@@ -235,6 +239,9 @@ class AsgiServiceSpec(Model):
     autoscaling: AutoscalingSpec | None = None
     expose: ExposeSpec | None = None
     rollout: RolloutSpec = nested(RolloutSpec, "How new revisions are rolled out.")
+    observability: ObservabilitySpec = nested(
+        ObservabilitySpec, "Request IDs and JSON access logs (the asgi_edge wrapper), log shipping, tracing."
+    )
     pod_labels: dict[str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]] = Field(
         default_factory=dict, max_length=32, description="Extra pod labels (the operator's own keys win)."
     )
@@ -289,6 +296,29 @@ class AsgiServiceSpec(Model):
     )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            "!has(self.expose) || !has(self.expose.cors) || self.expose.cors.enforcement != 'App' || "
+            "self.observability.wrapper",
+            "expose.cors.enforcement App needs observability.wrapper: the wrapper is what enforces it in the app",
+            lambda s: (
+                s.expose is None
+                or s.expose.cors is None
+                or s.expose.cors.enforcement != "App"
+                or s.observability.wrapper
+            ),
+            ".expose.cors.enforcement",
+        ),
+        Rule(
+            "!self.observability.wrapper || !has(self.server.extraArgs) || !self.server.extraArgs.exists(a, "
+            "a.startsWith('--app-dir') || a.startsWith('--pythonpath'))",
+            "server.extraArgs --app-dir/--pythonpath conflict with the asgi_edge wrapper, which sets them: set "
+            "observability.wrapper false, or run the app from the image's working directory",
+            lambda s: (
+                not s.observability.wrapper
+                or not any(a.startswith(("--app-dir", "--pythonpath")) for a in s.server.extra_args)
+            ),
+            ".server.extraArgs",
+        ),
         Rule(
             cel_regex(APP_PATTERN, "self.app"),
             "app must be an ASGI import path 'module:attribute', e.g. main:app or myproject.api:create_app",
@@ -359,6 +389,15 @@ class AsgiServiceSpec(Model):
             _router_fits_exposure,
             ".rollout.router",
         ),
+        Rule(  # TLS
+            "!has(self.expose) || !has(self.expose.tls) || !has(self.rollout.router) || "
+            f"self.rollout.router != {cel_string(Router.REPLICAS)}",
+            f"expose.tls is rendered by the {Router.GATEWAY_API} and {Router.INGRESS_NGINX} routers: with rollout."
+            f"router {Router.REPLICAS} configure HTTPS on your Gateway or Ingress controller, or unset rollout.router",
+            lambda s: s.expose is None or s.expose.tls is None or s.rollout.router != Router.REPLICAS,
+            ".expose.tls",
+        ),
+        *RATE_LIMIT_RULES,
         *POD_FEATURE_RULES,
     )
 

@@ -80,7 +80,9 @@ class AnalysisResult(StatusModel):
         None,
         description=f"Why an analysis held: {EventReason.NO_DATA} (Prometheus answered, without enough data), "
         f"{EventReason.QUERY_REJECTED} (Prometheus refused the query), {EventReason.PROMETHEUS_UNAVAILABLE} "
-        f"(no answer) or {EventReason.PROMETHEUS_AUTH_FAILED} (a credential could not be read or was refused).",
+        f"(no answer), {EventReason.PROMETHEUS_AUTH_FAILED} (a credential could not be read or was refused), "
+        f"{EventReason.ROUTE_NOT_ACCEPTED} (the gateway did not accept the generated HTTPRoute: no traffic to count) "
+        f"or {EventReason.GATEWAY_FEATURE_MISSING} (the GatewayClass lacks a feature the route uses).",
     )
     at: str = Field(description="When the analysis ran (RFC 3339, UTC).")
     step: int = Field(description="The step analysed, counted from 1.")

@@ -99,6 +99,10 @@ class EventReason(StrEnum):
     # the credentials spec.rollout.prometheus.auth names cannot be read, or Prometheus refused them (also a
     # Warning event and the Ready condition's reason)
     PROMETHEUS_AUTH_FAILED = "PrometheusAuthFailed"
+    # the gateway did not accept the generated HTTPRoute (its status.parents: Accepted or ResolvedRefs False), or
+    # its GatewayClass lacks a feature the route uses: the analysis holds, and the Ready/Stalled reason says so
+    ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
+    GATEWAY_FEATURE_MISSING = "GatewayFeatureMissing"
 
     # the reconciler's events about the children it wrote (reconcile/changes.py)
     CREATED = "Created"
@@ -112,6 +116,7 @@ class EventReason(StrEnum):
     ADMISSION_DENIED = "AdmissionDenied"
     INVALID_CHILD = "InvalidChild"
     API_ERROR = "ApiError"
+    CERT_MANAGER_MISSING = "CertManagerMissing"  # expose.tls.issuerRef without cert-manager's CRD
 
     # condition reasons (reconcile/status.py)
     CANARY_IN_PROGRESS = "CanaryInProgress"

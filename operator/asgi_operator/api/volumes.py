@@ -25,8 +25,10 @@ TMP_VOLUME: Final = "tmp"
 TMP_DIR: Final = "/tmp"  # noqa: S108
 MULTIPROC_VOLUME: Final = "prometheus-multiproc"
 MULTIPROC_DIR: Final = "/var/run/prometheus-multiproc"
-RESERVED_VOLUME_NAMES: Final = (TMP_VOLUME, MULTIPROC_VOLUME)
-RESERVED_MOUNT_PATHS: Final = (TMP_DIR, MULTIPROC_DIR)
+EDGE_VOLUME: Final = "asgi-edge"  # the asgi_edge wrapper (render/edge.py)
+EDGE_DIR: Final = "/opt/asgi-edge"
+RESERVED_VOLUME_NAMES: Final = (TMP_VOLUME, MULTIPROC_VOLUME, EDGE_VOLUME)
+RESERVED_MOUNT_PATHS: Final = (TMP_DIR, MULTIPROC_DIR, EDGE_DIR)
 
 MAX_VOLUMES: Final = 32
 MAX_MOUNTS: Final = 32
@@ -237,8 +239,8 @@ class Volume(Model):
         ),
         Rule(
             f"!(self.name in {_cel_list(RESERVED_VOLUME_NAMES)})",
-            f"name {' and '.join(RESERVED_VOLUME_NAMES)} are the operator's own volumes (/tmp and the "
-            "prometheus_client multiprocess directory): choose another name",
+            f"names {', '.join(RESERVED_VOLUME_NAMES)} are the operator's own volumes (/tmp, the "
+            "prometheus_client multiprocess directory, the asgi_edge wrapper): choose another name",
             lambda v: v.name not in RESERVED_VOLUME_NAMES,
             ".name",
         ),
@@ -270,7 +272,7 @@ class VolumeMount(Model):
         min_length=1,
         max_length=1024,
         pattern=r"^/",
-        description=f"Absolute path in the container; {' and '.join(RESERVED_MOUNT_PATHS)} are the operator's.",
+        description=f"Absolute path in the container; {', '.join(RESERVED_MOUNT_PATHS)} are the operator's.",
     )
     sub_path: str | None = Field(
         None,
@@ -284,8 +286,8 @@ class VolumeMount(Model):
     RULES: ClassVar[tuple[Rule, ...]] = (
         Rule(
             f"!(self.mountPath in {_cel_list(RESERVED_MOUNT_PATHS)})",
-            f"mountPath {' and '.join(RESERVED_MOUNT_PATHS)} are where the operator mounts its own volumes (tmp and "
-            "prometheus-multiproc): choose another path",
+            f"mountPath {', '.join(RESERVED_MOUNT_PATHS)} are where the operator mounts its own volumes (tmp, "
+            "prometheus-multiproc, asgi-edge): choose another path",
             lambda m: m.mount_path not in RESERVED_MOUNT_PATHS,
             ".mountPath",
         ),

@@ -54,8 +54,8 @@ class ChildWriter:
     def _apply_if_needed(self, kind: Kind, manifest: Body, spec: AsgiServiceSpec, converged_before: bool) -> None:
         if not self.api.served(kind):
             raise RouterError(
-                f"{manifest['kind']} ({kind.api_version}) is not served by this cluster: install its CRDs, or "
-                "change spec.expose"
+                f"{manifest['kind']} ({kind.api_version}) is not served by this cluster: install its CRD "
+                f"({kind.plural}.{kind.group}), or change spec.expose"
             )
         name = manifest["metadata"]["name"]
         live = self.reads.get(kind, self.namespace, name)

@@ -50,6 +50,7 @@ class Controller:
         self._executor = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="reconcile")
         telemetry.watch(self.store.stats, lambda: self.queue.pending)
         self._trims: list[asyncio.TimerHandle] = []
+        self._owned_groups = frozenset(k.group for k in owned_kinds())
 
     async def start(self) -> None:
         """Fill the store (one LIST per kind and namespace), then reconcile every AsgiService once (a restart
@@ -99,8 +100,14 @@ class Controller:
         elif wake is not None:
             self.queue.enqueue((namespace, wake.owner))
 
-    def crd_changed(self, group: str) -> None:
+    def crd_changed(self, group: str, *, appeared: bool = False) -> None:
+        """Which kinds of `group` are served is asked again. A CRD of a kind the operator may own that appears
+        (or becomes established) after the start wakes every AsgiService: one stalled on that missing kind
+        converges now rather than at its next change (rare, so no bookkeeping of who was stalled)."""
         self.api.forget_discovery(group)
+        if appeared and group in self._owned_groups:
+            for namespace, name in self.store.names(ASGI_SERVICE):
+                self.queue.enqueue((namespace, name))
 
     def namespace_changed(self, name: str, terminating: bool) -> None:
         if terminating:

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ..api import keys
-from ..api.kinds import ASGI_SERVICE, DEPLOYMENT, JOB, POD, POD_MONITOR
-from ..api.models import AsgiService, AsgiServiceSpec, RolloutStatus
+from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, JOB, POD, POD_MONITOR
+from ..api.models import AnalysisResult, AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, Body, KubeApi
 from ..prom.client import PrometheusPool
@@ -32,12 +32,14 @@ from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
 from ..render.migration import pre_deploy_job
 from ..render.scaling import fixed_replicas
-from ..rollout.state import JobRun, Observation
+from ..render.tls import wants_certificate
+from ..rollout.state import JobRun, Observation, iso
 from ..rollout.strategy import decide
-from ..routers import RouterError
+from ..routers import RouterError, router_for
 from . import telemetry
 from .children import ChildWriter
 from .credentials import Credentials
+from .gateway_status import GatewayStatus
 from .namespaces import TerminatingNamespaces
 from .problems import problem_of
 from .queue import Key, RetryLater
@@ -77,6 +79,7 @@ class Reconciler:
         self.clock = utcnow
         self.terminating = terminating or TerminatingNamespaces()
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
+        self.gateway = GatewayStatus(api, self.reads)
         self.sampler = Sampler(
             prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
         )
@@ -130,12 +133,21 @@ class Reconciler:
         obs = self._observe(body, owner, spec, status.rollout)
         decision = decide(spec.rollout, status.rollout, obs)
         if decision.needs_analysis:
-            analysis = self.sampler.analyze(owner.namespace, owner.name, spec, decision.rollout)
+            # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
+            analysis = self._held_by_gateway(owner, spec, decision.rollout) or self.sampler.analyze(
+                owner.namespace, owner.name, spec, decision.rollout
+            )
             decision = decide(spec.rollout, status.rollout, replace(obs, analysis=analysis))
         try:
             stable_spec = parse_stable_spec(decision.stable_template_spec)
             the_plan = plan(
-                owner, spec, obs.revision, decision, stable_spec, pod_monitor_crd=self.api.served(POD_MONITOR)
+                owner,
+                spec,
+                obs.revision,
+                decision,
+                stable_spec,
+                pod_monitor_crd=self.api.served(POD_MONITOR),
+                cert_manager_crd=self.api.served(CERTIFICATE),
             )
         except StableSpecInvalid as e:
             message = f"the stable revision's spec kept in status no longer parses ({e}); its Deployment is left alone"
@@ -163,6 +175,7 @@ class Reconciler:
             if isinstance(e, ApiError) and e.namespace_terminating:
                 raise  # nothing to report: the namespace and everything in it are going away
             problem = problem_of(e)
+        problem = problem or self._edge_problem(owner, spec)
         written = writer.written
         # a Deployment just written is judged by what the API server returned (new generation, not yet
         # observed): Ready never reports the pods of the spec before the change
@@ -187,6 +200,22 @@ class Reconciler:
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
         return outcome
+
+    def _edge_problem(self, owner: Owner, spec: AsgiServiceSpec) -> Problem | None:
+        """What keeps the exposure from working although every child was written: no cert-manager for the
+        Certificate, or a route the gateway refused (with its own words)."""
+        if wants_certificate(spec) and not self.api.served(CERTIFICATE):
+            missing = "the API server does not serve certificates.cert-manager.io/v1"
+            message = f"expose.tls.issuerRef needs cert-manager: {missing} (install it, or use expose.tls.secretName)"
+            return Problem(EventReason.CERT_MANAGER_MISSING, message, stalled=True)
+        return self.gateway.problem(owner, spec)
+
+    def _held_by_gateway(self, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> AnalysisResult | None:
+        try:
+            router = router_for(spec)
+        except RouterError:
+            return None  # reported by plan() below
+        return self.gateway.hold(owner, spec, rollout, router, at=iso(self.clock()))
 
     def _observe(self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> Observation:
         stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..api.kinds import POD_MONITOR
+from ..api.kinds import CERTIFICATE, POD_MONITOR
 from ..api.models import AsgiServiceSpec
-from ..render.children import CanaryPlan, monitoring, workload
+from ..render.children import CanaryPlan, certificates, monitoring, workload
 from ..render.meta import Manifest, Owner, with_config_hash
 from ..routers import TrafficRouter, owned_children, router_for
 
@@ -33,12 +33,14 @@ def desired_children(
     weight: int = 0,
     router: TrafficRouter | None = None,
     pod_monitor_crd: bool = False,
+    cert_manager_crd: bool = False,
 ) -> Children:
     router = router or router_for(spec)
     out = [
         *workload(owner, spec, stable_spec=stable_spec, canary=canary),
         *router.manifests(owner, spec, weight, canary is not None),
         *monitoring(owner, spec, pod_monitor_crd=pod_monitor_crd),
+        *certificates(owner, spec, cert_manager_crd=cert_manager_crd),
     ]
     present = {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in out}
     delete = [
@@ -47,5 +49,6 @@ def desired_children(
         if child.optional
         and child.ref(owner) not in present
         and (pod_monitor_crd or child.kind != POD_MONITOR)  # without the CRD there can be none
+        and (cert_manager_crd or child.kind != CERTIFICATE)
     ]
     return Children(apply=[with_config_hash(m) for m in out], delete=delete)

@@ -115,6 +115,20 @@ def trimmed(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         ]
         if conditions:
             out["status"] = {"conditions": conditions}
+    elif status is not None and kind == "HTTPRoute":  # only what each gateway says of it (reconcile.gateway)
+        parents = [
+            {
+                "parentRef": p.get("parentRef", {}),
+                "conditions": [
+                    {k: c[k] for k in ("type", "status", "reason", "message") if k in c}
+                    for c in p.get("conditions", [])
+                    if c.get("type") in ("Accepted", "ResolvedRefs")
+                ],
+            }
+            for p in status.get("parents", [])
+        ]
+        if parents:
+            out["status"] = {"parents": parents}
     return out
 
 

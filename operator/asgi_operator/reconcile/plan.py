@@ -43,6 +43,7 @@ def plan(
     stable_spec: AsgiServiceSpec,
     *,
     pod_monitor_crd: bool,
+    cert_manager_crd: bool = False,
 ) -> Plan:
     canary: CanaryPlan | None = None
     if decision.rollout.id > 0:  # a canary Deployment exists from the first canary on (zero pods between)
@@ -57,6 +58,7 @@ def plan(
         weight=decision.canary_weight,
         router=router,
         pod_monitor_crd=pod_monitor_crd,
+        cert_manager_crd=cert_manager_crd,
     )
     if decision.hold_workload:  # a first deploy waiting for its pre-deploy Job: no pod may start yet
         children = Children([m for m in children.apply if m["kind"] not in HELD_KINDS], children.delete)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..api import keys
-from ..api.kinds import DEPLOYMENT, HPA, JOB, PDB, POD_MONITOR, SERVICE
+from ..api.kinds import CERTIFICATE, CONFIG_MAP, DEPLOYMENT, HPA, JOB, PDB, POD_MONITOR, SERVICE
 from ..api.models import AsgiServiceSpec
+from .edge import config_map, config_map_name
 from .meta import Child, Manifest, Owner, canary_name, owner_name, stable_name
 from .monitoring import pod_monitor, wants_pod_monitor
 from .network import services
 from .scaling import fixed_replicas, hpa, pdb
+from .tls import certificate, certificate_child_name, wants_certificate
 from .workload import deployment, pod_template
 
 # Every workload object an AsgiService may own (the traffic routers declare theirs).
@@ -30,6 +32,8 @@ WORKLOAD: Final = (
     Child(HPA, owner_name),
     Child(PDB, owner_name),
     Child(POD_MONITOR, owner_name),
+    Child(CERTIFICATE, certificate_child_name),  # expose.tls.issuerRef, whatever the exposure (render/tls.py)
+    Child(CONFIG_MAP, config_map_name),  # the asgi_edge wrapper's source (render/edge.py)
     # one per revision and attempt (rollout.predeploy.job_name); deleted by their TTL, never by the operator
     Child(JOB, owner_name, optional=False),
 )
@@ -54,7 +58,11 @@ def workload(
 ) -> list[Manifest]:
     """The Deployments (stable, and canary once a rollout has started), Services, HPA and PDB."""
     stable_template, _ = pod_template(owner, stable_spec or spec)
+    # the wrapper's ConfigMap first: pods mount it, while either track's pods use the wrapper
+    tracks = (spec, stable_spec or spec, canary.spec if canary is not None else spec)
+    wrapped = next((t for t in tracks if t.observability.wrapper), spec)
     out: list[Manifest] = [
+        *config_map(owner, wrapped),
         deployment(owner, spec, stable_template, track=keys.TRACK_STABLE, replicas=fixed_replicas(spec)),
         *services(owner, spec),
     ]
@@ -66,3 +74,10 @@ def workload(
 
 def monitoring(owner: Owner, spec: AsgiServiceSpec, *, pod_monitor_crd: bool) -> list[Manifest]:
     return [pod_monitor(owner, spec)] if wants_pod_monitor(spec, pod_monitor_crd) else []
+
+
+def certificates(owner: Owner, spec: AsgiServiceSpec, *, cert_manager_crd: bool) -> list[Manifest]:
+    """The Certificate of expose.tls.issuerRef; none without cert-manager's CRD (the reconciler reports that as a
+    condition instead of failing every apply)."""
+    wanted = certificate(owner, spec) if cert_manager_crd and wants_certificate(spec) else None
+    return [wanted] if wanted is not None else []

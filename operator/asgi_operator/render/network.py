@@ -3,12 +3,16 @@ or Ingress when `spec.expose` asks for one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from ..api import keys
 from ..api.models import AsgiServiceSpec, ExposeSpec, GatewayRef, IngressSpec
 from ..api.servers import ServerKind
+from ..api.tls import tls_secret_name
+from .cors import gateway_filter as cors_filter
 from .meta import Manifest, Owner, canary_name, metadata, selector, stable_name
+from .tls import hsts_filter, listener_set_parent
 
 SERVICE_PORT: Final = 80
 
@@ -56,6 +60,7 @@ def http_route(
         parent["namespace"] = gw.namespace
     if gw.section_name:
         parent["sectionName"] = gw.section_name
+    parent = listener_set_parent(owner, gw) or parent  # gateway.listenerSet: the app's own HTTPS listener
     rule: Manifest = {
         "matches": [{"path": {"type": "PathPrefix", "value": expose.path}}],
         "backendRefs": [{"name": n, "port": SERVICE_PORT, "weight": w} for n, w in backends],
@@ -64,6 +69,12 @@ def http_route(
         rule["filters"] = [
             {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}
         ]
+    hsts = hsts_filter(expose)
+    if hsts is not None:  # one filter on the weighted rule: stable and canary answer alike
+        rule["filters"] = [*rule.get("filters", []), hsts]
+    cors = cors_filter(expose)
+    if cors is not None:  # likewise
+        rule["filters"] = [*rule.get("filters", []), cors]
     route: Manifest = {"parentRefs": [parent], "rules": [rule]}
     if expose.host:
         route = {"hostnames": [expose.host], **route}
@@ -83,6 +94,7 @@ def ingress(
     backend: str,
     name: str | None = None,
     extra_annotations: dict[str, str] | None = None,
+    copies_annotation: Callable[[str], bool] = lambda key: True,
 ) -> Manifest:
     """An Ingress for the given class, host, path and TLS secret, sending traffic to the `backend` Service."""
     rule: Manifest = {
@@ -100,8 +112,9 @@ def ingress(
         rule = {"host": expose.host, **rule}
     body: Manifest = {"ingressClassName": ingress_spec.class_name, "rules": [rule]}
     if expose.tls is not None and expose.host:
-        body["tls"] = [{"hosts": [expose.host], "secretName": expose.tls.secret_name}]
-    annotations = {**ingress_spec.annotations, **(extra_annotations or {})}
+        body["tls"] = [{"hosts": [expose.host], "secretName": tls_secret_name(owner.name, expose.tls)}]
+    own = {k: v for k, v in ingress_spec.annotations.items() if copies_annotation(k)}
+    annotations = {**own, **(extra_annotations or {})}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",

@@ -15,6 +15,7 @@ from ..api import keys
 from ..api.durations import seconds
 from ..api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ProbeSpec, ceil_seconds
 from ..api.volumes import MULTIPROC_DIR, MULTIPROC_VOLUME, TMP_DIR, TMP_VOLUME
+from . import edge
 from .meta import Manifest, Owner, content_hash, metadata, selector
 from .pod_features import init_containers, scheduling, user_volumes
 from .servers import server_command
@@ -49,6 +50,9 @@ def _env(spec: AsgiServiceSpec) -> list[Manifest]:
     env = [e.model_dump(by_alias=True, exclude_none=True) for e in spec.env]
     if spec.server.workers > 1 and all(e["name"] != MULTIPROC_ENV for e in env):
         env.append({"name": MULTIPROC_ENV, "value": MULTIPROC_DIR})
+    if edge.enabled(spec):
+        mine = {e["name"] for e in env}
+        env += [e for e in edge.environment(spec) if e["name"] not in mine]  # what the user set wins
     return env
 
 
@@ -69,6 +73,8 @@ def _container(spec: AsgiServiceSpec) -> Manifest:
     mounts: list[Manifest] = [{"name": TMP_VOLUME, "mountPath": TMP_DIR}]
     if spec.server.workers > 1:
         mounts.append({"name": MULTIPROC_VOLUME, "mountPath": MULTIPROC_DIR})
+    if edge.enabled(spec):
+        mounts.append(edge.mount())
     mounts += [m.model_dump(by_alias=True, exclude_none=True) for m in spec.volume_mounts]
     container: Manifest = {
         "name": CONTAINER_NAME,
@@ -108,6 +114,8 @@ def pod_template(owner: Owner, spec: AsgiServiceSpec) -> tuple[Manifest, str]:
     volumes: list[Manifest] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     if spec.server.workers > 1:
         volumes.append({"name": MULTIPROC_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}})
+    if edge.enabled(spec):
+        volumes.append(edge.volume(owner))
     volumes += user_volumes(spec)
     pod_spec: Manifest = {
         "containers": [_container(spec)],
@@ -134,7 +142,7 @@ def pod_template(owner: Owner, spec: AsgiServiceSpec) -> tuple[Manifest, str]:
         keys.LABEL_K8S_NAME: owner.name,
         keys.LABEL_NAME: owner.name,
     }
-    annotations = {**spec.pod_annotations, **_scrape_annotations(spec)}
+    annotations = {**spec.pod_annotations, **_scrape_annotations(spec), **edge.pod_annotations(spec)}
     template: Manifest = {"metadata": {"labels": labels}, "spec": pod_spec}
     if annotations:
         template["metadata"]["annotations"] = annotations

@@ -9,20 +9,25 @@ from ..api.kinds import HTTP_ROUTE, Kind
 from ..api.models import AsgiServiceSpec, Router
 from ..render.meta import Child, Manifest, Owner, canary_name, stable_name
 from ..render.network import split
+from ..render.ratelimit import RATE_LIMIT_CHILDREN, rate_limit_policy
 from .base import JsonPatch, RouterError
 
 
 class ExistingRoute:
     name = Router.GATEWAY_API
     approximate = False
-    owns: tuple[Child, ...] = ()
+    owns: tuple[Child, ...] = RATE_LIMIT_CHILDREN  # expose.rateLimit's policy, attached to the user's route
     patches = (HTTP_ROUTE,)
 
     def applies(self, spec: AsgiServiceSpec, *, chosen: bool) -> bool:
         return spec.expose is not None and spec.expose.http_route is not None
 
     def manifests(self, owner: Owner, spec: AsgiServiceSpec, weight: int, canary: bool) -> list[Manifest]:
-        return []  # the route is the user's: patched, never owned
+        # the route is the user's: patched, never owned; a rate limit policy targeting it is ours
+        if spec.expose is None or spec.expose.http_route is None:
+            return []
+        policy = rate_limit_policy(owner, spec.expose, route=spec.expose.http_route.name)
+        return [] if policy is None else [policy]
 
     def existing(self, spec: AsgiServiceSpec) -> tuple[Kind, str] | None:
         if spec.expose is None or spec.expose.http_route is None:

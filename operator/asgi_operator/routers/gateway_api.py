@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
-from ..api.kinds import HTTP_ROUTE
+from ..api.kinds import HTTP_ROUTE, LISTENER_SET
 from ..api.models import AsgiServiceSpec, Router
 from ..render.meta import Child, Manifest, Owner, owner_name
 from ..render.network import http_route, split, strips_prefix
+from ..render.ratelimit import RATE_LIMIT_CHILDREN, rate_limit_policy
+from ..render.tls import listener_set, redirect_name, redirect_route
 from .base import OwnedObjectsOnly
 
 
 class GatewayAPI(OwnedObjectsOnly):
     name = Router.GATEWAY_API
-    owns = (Child(HTTP_ROUTE, owner_name),)
+    owns = (
+        Child(HTTP_ROUTE, owner_name),
+        Child(HTTP_ROUTE, redirect_name),
+        Child(LISTENER_SET, owner_name),
+        *RATE_LIMIT_CHILDREN,
+    )
 
     def applies(self, spec: AsgiServiceSpec, *, chosen: bool) -> bool:
         return spec.expose is not None and spec.expose.gateway is not None
@@ -21,6 +28,9 @@ class GatewayAPI(OwnedObjectsOnly):
         expose = spec.expose
         if expose is None or expose.gateway is None:
             return []
-        return [
-            http_route(owner, expose, expose.gateway, backends=split(owner, weight), strip_prefix=strips_prefix(spec))
-        ]
+        backends = split(owner, weight)
+        route = http_route(owner, expose, expose.gateway, backends=backends, strip_prefix=strips_prefix(spec))
+        redirect = redirect_route(owner, expose, expose.gateway)  # expose.tls: HTTP -> HTTPS, on the HTTP listener
+        policy = rate_limit_policy(owner, expose, route=owner.name)  # expose.rateLimit: the implementation's policy
+        listener = listener_set(owner, expose, expose.gateway)  # gateway.listenerSet: the app's HTTPS listener
+        return [m for m in (listener, route, redirect, policy) if m is not None]
