@@ -7,6 +7,7 @@ template carries `lab.asgi.dev/exit-code` fail with that code and `lab.asgi.dev/
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
@@ -33,15 +34,11 @@ def hooked(strategy: str = "Canary") -> dict[str, Any]:
 
 
 def jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    import json
-
     out = cluster.kubectl("get", "jobs", "-n", namespace, "-l", "asgi.dev/name=hello", "-o", "json").stdout
     return list(json.loads(out)["items"])
 
 
 def pods_of(cluster: Cluster, namespace: str, revision: str) -> list[dict[str, Any]]:
-    import json
-
     selector = f"asgi.dev/name=hello,asgi.dev/revision={revision}"
     return list(
         json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
