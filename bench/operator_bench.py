@@ -19,10 +19,12 @@ Environment: BENCH_SIZES (default "100,1000"), BENCH_LARGE=1 adds 5000, BENCH_ID
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -179,14 +181,76 @@ def reconciles(op: OperatorProcess) -> float:
     )
 
 
-def ready_count(lab: Lab) -> int:
-    items = json.loads(lab.kubectl("get", "asgi", "-n", NAMESPACE, "-o", "json").stdout)["items"]
-    return sum(
-        1
-        for i in items
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in i.get("status", {}).get("conditions", []))
-        and i.get("status", {}).get("observedGeneration") == i["metadata"]["generation"]
+def _asgi_ready(item: dict[str, Any]) -> bool:
+    status = item.get("status") or {}
+    return status.get("observedGeneration") == item["metadata"].get("generation") and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])
     )
+
+
+def _deployment_available(item: dict[str, Any]) -> bool:
+    return int((item.get("status") or {}).get("availableReplicas") or 0) >= 1
+
+
+class Counting:
+    """How many objects of one kind in the bench's namespace satisfy a predicate, kept by one WATCH (a LIST of a
+    thousand objects every second would load the two cores the benchmark measures)."""
+
+    def __init__(self, kubeconfig: Path, group: str, version: str, plural: str, test: Any) -> None:
+        from kubernetes import client, watch
+
+        from asgi_operator.kube.api import load_client
+
+        self.api = client.CustomObjectsApi(load_client(str(kubeconfig)))
+        self.args = (group, version, NAMESPACE, plural) if group else None
+        self.apps = client.AppsV1Api(self.api.api_client)
+        self.watch, self.test = watch.Watch(), test
+        self.state: dict[str, bool] = {}
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped:
+            try:
+                if self.args is not None:
+                    listing: Any = functools.partial(self.api.list_namespaced_custom_object, *self.args)
+                else:
+                    listing = functools.partial(self.apps.list_namespaced_deployment, NAMESPACE)
+                for event in self.watch.stream(listing, timeout_seconds=300, deserialize=False):
+                    item = event["object"]
+                    name = item["metadata"]["name"]
+                    if event["type"] == "DELETED":
+                        self.state.pop(name, None)
+                    else:
+                        self.state[name] = self.test(item)
+            except Exception:  # a dropped watch is opened again (or the lab is stopping)
+                time.sleep(0.5)
+
+    def count(self) -> int:
+        return sum(self.state.values())
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.watch.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (clock ticks from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lab_cpu(lab: Lab, op: OperatorProcess | None = None) -> dict[str, float]:
+    out = {p.name: cpu_seconds(p.popen.pid) for p in lab.processes if p.popen.poll() is None}
+    if op is not None and op.proc is not None:
+        out["operator"] = cpu_seconds(op.proc.pid)
+    return out
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float]) -> str:
+    used = sorted(((k, after[k] - before.get(k, 0.0)) for k in after), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v:.0f}s" for k, v in used if v >= 0.5)
 
 
 def apply_all(lab: Lab, docs: list[dict[str, Any]]) -> None:
@@ -215,6 +279,7 @@ def run(n: int) -> dict[str, Any]:
         lab.kubectl("create", "namespace", NAMESPACE)
         op = OperatorProcess(kubeconfig, "-n", NAMESPACE).start()
         assert op.proc is not None
+        ready = Counting(lab.admin_kubeconfig, "asgi.dev", "v1alpha1", "asgiservices", _asgi_ready)
         audit = Audit(lab)
         quiet(audit, time.time() - 1)
         out["rss_idle"] = rss_mib(op.proc.pid)
@@ -222,16 +287,18 @@ def run(n: int) -> dict[str, Any]:
         # 1. a burst of N
         since = time.time()
         depth = 0.0
+        cpu_before = lab_cpu(lab, op)
         apply_all(lab, [service(f"svc-{i:04d}") for i in range(n)])
         applied = time.time() - since
 
         def all_ready() -> bool:
             nonlocal depth
             depth = max(depth, metric(op.metrics(), "asgi_operator_queue_depth"))  # type: ignore[union-attr]
-            return ready_count(lab) >= n
+            return ready.count() >= n
 
-        wait_for(f"{n} AsgiServices Ready", all_ready, 1800, interval=1)
+        wait_for(f"{n} AsgiServices Ready", all_ready, 1800, interval=0.2)
         out["burst_ready"] = time.time() - since
+        out["burst_cpu"] = cpu_line(cpu_before, lab_cpu(lab, op))
         out["burst_applied"] = applied
         done = quiet(audit, since)
         created, written = audit.created(since), audit.deployment_written(since)
@@ -271,7 +338,7 @@ def run(n: int) -> dict[str, Any]:
         canary = service("canary", strategy="Canary", interval="5s", progressDeadline="10m")
         canary["spec"]["rollout"]["prometheus"] = {"address": prom.url}
         apply_all(lab, [canary])
-        wait_for("the canary's first deploy", lambda: ready_count(lab) >= n + SINGLES + 1, 120, interval=0.5)
+        wait_for("the canary's first deploy", lambda: ready.count() >= n + SINGLES + 1, 120, interval=0.5)
         canary["spec"]["env"] = [{"name": "APP_VERSION", "value": "v2"}]
         apply_all(lab, [canary])
 
@@ -299,6 +366,7 @@ def run(n: int) -> dict[str, Any]:
         out["restart_seconds"] = restarted - restart_from
         out["rss_restart"] = rss_mib(op.proc.pid)
         out["total"] = total
+        ready.stop()
         return out
     finally:
         if prom is not None:
@@ -308,7 +376,7 @@ def run(n: int) -> dict[str, Any]:
         lab.stop()
 
 
-def floor(n: int) -> dict[str, float]:
+def floor(n: int) -> dict[str, Any]:
     """The control plane's own floor for the burst: the very objects the operator renders for N AsgiServices
     (without owner references), applied by the same number of threads (8) straight to a fresh lab, with no
     operator and no rate limit. The time until all their Deployments are available is what any operator would
@@ -333,17 +401,18 @@ def floor(n: int) -> dict[str, float]:
                 m["metadata"].pop("ownerReferences", None)  # no owner: the garbage collector would delete them
                 manifests.append(m)
         served = [m for m in manifests if api.served(kind_of(m))]
+        available = Counting(lab.admin_kubeconfig, "", "", "deployments", _deployment_available)
+        cpu_before = lab_cpu(lab)
         started = time.time()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda m: api.apply(kind_of(m), m), served))
         applied = time.time() - started
 
-        def available() -> bool:
-            out = json.loads(lab.kubectl("get", "deployments", "-n", NAMESPACE, "-o", "json").stdout)["items"]
-            return sum(1 for d in out if d.get("status", {}).get("availableReplicas", 0) >= 1) >= n
-
-        wait_for(f"{n} Deployments available", available, 1800, interval=1)
-        return {"floor_objects": len(served), "floor_applied": applied, "floor_ready": time.time() - started}
+        wait_for(f"{n} Deployments available", lambda: available.count() >= n, 1800, interval=0.2)
+        done = time.time() - started
+        available.stop()
+        used = cpu_line(cpu_before, lab_cpu(lab))
+        return {"floor_objects": len(served), "floor_applied": applied, "floor_ready": done, "cpu_line": used}
     finally:
         lab.stop()
 
@@ -364,6 +433,7 @@ def report(r: dict[str, Any]) -> str:
         f"N = {n} AsgiServices (a burst of {n}, then {SINGLES} single applies and one canary: {everything} in all)",
         f"  burst: applied in {r['burst_applied']:.1f}s; apply -> Deployment written p50 {r['burst_p50'] * ms:.0f} ms,"
         f" p99 {r['burst_p99'] * ms:.0f} ms; all Ready {r['burst_ready']:.1f}s after the first apply",
+        f"         CPU used during the burst: {r['burst_cpu']}",
         f"         queue depth at most {r['queue_depth_max']:.0f}; reconcile duration p50 <= "
         f"{r['reconcile_p50'] * ms:.0f} ms, p99 <= {r['reconcile_p99'] * ms:.0f} ms (histogram bucket bounds)",
         f"  requests per AsgiService created: {per_object:.2f} ({per_object - reads:.2f} writes, {reads:.2f} reads):"
@@ -402,7 +472,7 @@ def main() -> None:
             print(
                 f"  control-plane floor (no operator: the same {f['floor_objects']:.0f} objects applied by 8 threads): "
                 f"applied in {f['floor_applied']:.1f}s, all {n} Deployments available {f['floor_ready']:.1f}s after "
-                "the first apply",
+                f"the first apply; CPU used: {f['cpu_line']}",
                 flush=True,
             )
         print(f"  (this size took {time.monotonic() - started:.0f}s)", flush=True)

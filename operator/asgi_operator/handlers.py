@@ -50,8 +50,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.lifetime = _settings.peering_lifetime
     settings.peering.stealth = True  # keep-alives are routine, not log lines
     # Kopf runs one worker per object with events; at a start with thousands of children every one of them has
-    # an event at once. A bound on the workers (the watch stream waits meanwhile) bounds the memory of that
-    # burst; a short idle timeout lets each end soon after its event.
+    # an event at once. The bound limits how many run at once (the rest wait in Kopf's queues with their
+    # bodies: the peak of a restart's memory); a short idle timeout lets each end soon after its event.
     settings.queueing.worker_limit = KOPF_WORKERS
     settings.queueing.idle_timeout = 0.5
     # lists in pages, and children filtered by the API server (only objects an AsgiService owns are sent)

@@ -243,6 +243,23 @@ def test_drift_is_repaired_and_foreign_fields_are_left_alone(
     wait_until(
         "the deleted Service to be put back", lambda: get(cluster, "service", "hello-stable", namespace) is not None
     )
+    # and somebody edits the wrapper's source (kept in the operator's memory as a digest, not as text)
+    edge = must_get(cluster, "configmap", "hello-edge", namespace)
+    wanted_source = edge["data"]["asgi_edge.py"]
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "hello-edge",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"asgi_edge.py": wanted_source + "\nraise SystemExit('tampered')\n"}}),
+    )
+    wait_until(
+        "the wrapper's source to be put back",
+        lambda: must_get(cluster, "configmap", "hello-edge", namespace)["data"]["asgi_edge.py"] == wanted_source,
+    )
     wait_until(
         "the edited image to be put back",
         lambda: (

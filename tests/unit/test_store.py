@@ -124,3 +124,40 @@ def test_the_store_is_much_smaller_than_the_objects() -> None:
     objects, size = store.stats()
     assert objects == 1
     assert size < len(str(trimmed("Deployment", body)))
+
+
+def config_map(text: str, rv: str = "5") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "web-edge",
+            "namespace": "shop",
+            "uid": "c1",
+            "resourceVersion": rv,
+            "labels": {"asgi.dev/name": "web"},
+        },
+        "data": {"asgi_edge.py": text, "short": "kept as it is"},
+    }
+
+
+def test_a_long_configmap_value_is_kept_as_its_digest_and_still_tells_drift_from_no_change() -> None:
+    from asgi_operator.api.kinds import CONFIG_MAP
+    from asgi_operator.reconcile.observe import folded
+    from asgi_operator.render.drift import holds
+
+    source = "".join(f"v{i} = {i * 7919 % 10007}  # {i * 104729 % 65521:x}\n" for i in range(1200))  # ~30 KB
+    store = Store((CONFIG_MAP,))
+    assert store.put(config_map(source)) == Wake("web")
+    _, size = store.stats()
+    assert size < 1024  # the digest, not the text (nor its compressed form)
+    live = store.get(CONFIG_MAP, "shop", "web-edge")
+    assert live is not None
+    assert live["data"]["short"] == "kept as it is"
+    assert live["data"]["asgi_edge.py"].startswith("sha256:")
+    # the reconcile compares the desired ConfigMap in the same form: unchanged holds, an edited text does not
+    assert holds(folded("ConfigMap", config_map(source)), live)
+    assert not holds(folded("ConfigMap", config_map(source + "# edited\n")), live)
+    # an edit by somebody else wakes the owner; the same text at a new resourceVersion does not
+    assert store.put(config_map(source + "# edited\n", rv="6")) == Wake("web")
+    assert store.put(config_map(source + "# edited\n", rv="7")) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from ..api import keys
@@ -83,6 +84,29 @@ _META_KEPT = (
 _DEPLOYMENT_STATUS = ("observedGeneration", "replicas", "readyReplicas", "availableReplicas", "updatedReplicas")
 
 
+# ConfigMap values longer than this are kept as their digest (the asgi_edge wrapper's source is 30 KB per
+# AsgiService): whether the live value is the wanted one is all the reconcile asks of it (folded()).
+_FOLD_OVER = 256
+
+
+def _fold(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _FOLD_OVER:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return value
+
+
+def folded(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with each long ConfigMap value replaced by its digest, as trimmed() keeps it: a desired
+    ConfigMap is compared with the stored one in this form (render.drift.holds)."""
+    if kind != "ConfigMap":
+        return body
+    out = dict(body)
+    for key in ("data", "binaryData"):
+        if isinstance(body.get(key), dict):
+            out[key] = {k: _fold(v) for k, v in body[key].items()}
+    return out
+
+
 def trimmed(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """The part of a watched object the reconciler reads (kept in the operator's memory). managedFields only for
     Deployments (the HPA hand-over reads them); status only for AsgiServices and, partly, Deployments."""
@@ -102,6 +126,7 @@ def trimmed(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     for key, value in body.items():
         if key not in ("apiVersion", "kind", "metadata", "status"):
             out[key] = value  # spec, and the top-level fields of kinds without a spec
+    out = folded(kind, out)
     status = body.get("status")
     if status is not None and kind == "AsgiService":
         out["status"] = status
