@@ -83,6 +83,6 @@ def test_unknown_field_is_rejected_not_dropped(cluster: Cluster, namespace: str)
 def test_printer_columns(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=json.dumps(BASE))
     header = cluster.kubectl("get", "asgi", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "READY", "PHASE", "REPLICAS", "CANARY", "REVISION", "AGE"]
+    assert header == ["NAME", "READY", "PHASE", "REPLICAS", "CANARY", "STEP", "FAILED", "REVISION", "AGE"]
     wide = cluster.kubectl("get", "asgi", "-n", namespace, "-o", "wide").stdout.splitlines()[0].split()
     assert {"IMAGE", "MESSAGE"} <= set(wide)

@@ -6,7 +6,7 @@
 # Every component is keyed by its version (tests/lab/versions.env), so a cached build is reused and a
 # version bump builds only what changed. Set ASGI_LAB_BIN_DIR to a directory that already holds
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and prometheus
-# (and helm) to skip building them, the way envtest's KUBEBUILDER_ASSETS works (third-party CRDs and
+# (and helm, promtool) to skip building them, the way envtest's KUBEBUILDER_ASSETS works (third-party CRDs and
 # kwok's stages are still read from their Go modules).
 set -euo pipefail
 
@@ -134,9 +134,31 @@ build_prometheus() {
     "-X github.com/prometheus/common/version.Version=$v"
 }
 
+# promtool (rule unit tests of docs/alerts.yaml), from the same module and version as prometheus.
+build_promtool() {
+  local v=${PROMETHEUS_VERSION#v0.}; v="${v:0:1}.${v:1:2}.${v##*.}"
+  go_install "promtool-$PROMETHEUS_VERSION" promtool \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" \
+    "-X github.com/prometheus/common/version.Version=$v"
+}
+
 build_helm() {
   go_install "helm-$HELM_VERSION" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
     "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+}
+
+# luarun (tests/lab/luarun): runs Argo CD's Lua scripts (docs/argocd) in gopher-lua the way Argo CD does, for
+# tests/integration/test_argocd.py. Built from this repository's source, so keyed by a hash of it.
+build_luarun() {
+  local src="$here/luarun" stamp out
+  stamp="luarun-$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+  [ -e "$bin/.$stamp" ] && return 0
+  log "building luarun (gopher-lua, as Argo CD runs Lua)"
+  out="$cache/src/out-luarun"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$src" && go build -trimpath -ldflags "-s -w" -o "$out/luarun" .)
+  rm -f "$bin"/.luarun-*
+  finish "$stamp" "$out"
 }
 
 # Third-party CRDs the lab installs, read from their Go modules (not copied into the repository).
@@ -211,9 +233,9 @@ case "$what" in
       echo "$ASGI_LAB_BIN_DIR"
       exit 0
     fi
-    build_etcd; build_kwok; build_prometheus; build_kubernetes; build_helm ;;
+    build_etcd; build_kwok; build_prometheus; build_promtool; build_kubernetes; build_helm; build_luarun ;;
   crds) fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages ;;
-  kubernetes|etcd|kwok|prometheus|helm) "build_$what" ;;
-  *) log "usage: $0 [all|crds|kubernetes|etcd|kwok|prometheus|helm]"; exit 2 ;;
+  kubernetes|etcd|kwok|prometheus|promtool|helm|luarun) "build_$what" ;;
+  *) log "usage: $0 [all|crds|kubernetes|etcd|kwok|prometheus|promtool|helm|luarun]"; exit 2 ;;
 esac
 echo "$bin"

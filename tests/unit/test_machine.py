@@ -343,6 +343,19 @@ def test_pause_holds_without_analysis_and_resume_restarts_the_clock(world: World
     assert not d.rollout.paused
 
 
+def test_a_promote_while_paused_is_told_not_silently_dropped(world: World) -> None:
+    start_canary(world)
+    world.paused = True
+    world.request = "promote/1"
+    d = world.step("v2", SPEC_V2)
+    assert (d.rollout.step_index, d.canary_weight) == (0, 10)  # nothing moves while paused
+    assert world.events[-1][0] == "RequestIgnored"
+    assert "paused at step 1" in world.events[-1][1]
+    world.later(1)
+    world.step("v2", SPEC_V2)
+    assert [r for r in world.reasons() if r == "RequestIgnored"] == ["RequestIgnored"]  # told once
+
+
 def test_promote_skips_one_step_and_promote_full_goes_to_stable(world: World) -> None:
     start_canary(world)
     world.request = "promote/1"

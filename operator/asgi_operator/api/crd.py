@@ -193,6 +193,18 @@ def printer_columns() -> list[dict[str, Any]]:
             "jsonPath": ".status.canaryWeight",
             "description": "Percent of traffic on the canary",
         },
+        {
+            "name": "Step",
+            "type": "integer",
+            "jsonPath": ".status.step",
+            "description": "The rollout step the canary is at, counted from 1 (0 outside a rollout)",
+        },
+        {
+            "name": "Failed",
+            "type": "integer",
+            "jsonPath": ".status.failedChecks",
+            "description": "Failed analyses in a row (rollout.failureThreshold of them roll back)",
+        },
         {"name": "Revision", "type": "string", "jsonPath": ".status.stableRevision"},
         {"name": "Image", "type": "string", "jsonPath": ".status.image", "priority": 1},
         {

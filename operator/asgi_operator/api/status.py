@@ -8,12 +8,15 @@ the code emits is an EventReason.)"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from .vocabulary import EventReason, RolloutPhase, ServicePhase, Verdict
+
+# The schema of every timestamp in status: RFC 3339 (the API server checks it; clients may parse it as a time).
+TIMESTAMP: Final[dict[str, Any]] = {"format": "date-time"}
 
 
 class StatusModel(BaseModel):
@@ -29,7 +32,9 @@ class Condition(StatusModel):
     status: Literal["True", "False", "Unknown"] = Field(description="Whether the condition holds.")
     reason: str = Field("", description="Why, in one CamelCase word (an EventReason).")
     message: str = Field("", description="Why, for people (at most 1024 characters).")
-    last_transition_time: str | None = Field(None, description="When status last changed (RFC 3339, UTC).")
+    last_transition_time: str | None = Field(
+        None, description="When status last changed (RFC 3339, UTC).", json_schema_extra=TIMESTAMP
+    )
     observed_generation: int | None = Field(None, description="The metadata.generation the condition describes.")
 
 
@@ -41,7 +46,7 @@ class StableBaseline(StatusModel):
         description="SameWindow: measured with the canary; EarlierAnalysis: kept from an earlier analysis of "
         "this rollout while stable still served traffic; BeforeRollout: the window ending when the rollout started."
     )
-    at: str = Field(description="The end of the window stable was measured in.")
+    at: str = Field(description="The end of the window stable was measured in.", json_schema_extra=TIMESTAMP)
     window: str = Field(description="The range the rates were computed over, e.g. 1m.")
     requests: float = Field(description="Stable's requests in the window.")
     error_rate: float = Field(description="Stable's share of failed (5xx) requests, from 0 to 1.")
@@ -84,7 +89,7 @@ class AnalysisResult(StatusModel):
         f"{EventReason.ROUTE_NOT_ACCEPTED} (the gateway did not accept the generated HTTPRoute: no traffic to count) "
         f"or {EventReason.GATEWAY_FEATURE_MISSING} (the GatewayClass lacks a feature the route uses).",
     )
-    at: str = Field(description="When the analysis ran (RFC 3339, UTC).")
+    at: str = Field(description="When the analysis ran (RFC 3339, UTC).", json_schema_extra=TIMESTAMP)
     step: int = Field(description="The step analysed, counted from 1.")
     weight: int = Field(description="Percent of traffic on the canary during the analysis.")
     requests: float | None = Field(
@@ -128,8 +133,8 @@ class PreDeployStatus(StatusModel):
     phase: Literal["Pending", "Running", "Succeeded", "Failed"] = Field(
         description="Pending: decided, the Job not seen yet; Running: the Job exists; Succeeded/Failed: its outcome."
     )
-    started_at: str | None = Field(None, description="When the attempt was decided.")
-    finished_at: str | None = Field(None, description="When its outcome was seen.")
+    started_at: str | None = Field(None, description="When the attempt was decided.", json_schema_extra=TIMESTAMP)
+    finished_at: str | None = Field(None, description="When its outcome was seen.", json_schema_extra=TIMESTAMP)
     message: str = Field("", description="The Job's failure reason and the last lines of its log.")
 
 
@@ -161,18 +166,27 @@ class RolloutStatus(StatusModel):
         0, description="Failed analyses in a row; rollout.failureThreshold of them roll the canary back."
     )
     paused: bool = Field(False, description="The rollout is held by the asgi.dev/paused annotation.")
-    started_at: str | None = Field(None, description="When the current or last rollout started (RFC 3339, UTC).")
+    started_at: str | None = Field(
+        None, description="When the current or last rollout started (RFC 3339, UTC).", json_schema_extra=TIMESTAMP
+    )
     step_started_at: str | None = Field(
         None,
         description="When the current step (or promotion) started or resumed after a pause: its "
         "rollout.progressDeadline counts from then.",
+        json_schema_extra=TIMESTAMP,
     )
     canary_ready_at: str | None = Field(
-        None, description="When the canary last had its pods ready and took its step's traffic."
+        None,
+        description="When the canary last had its pods ready and took its step's traffic.",
+        json_schema_extra=TIMESTAMP,
     )
-    next_analysis_at: str | None = Field(None, description="When the next analysis is due. Unset: none planned.")
+    next_analysis_at: str | None = Field(
+        None, description="When the next analysis is due. Unset: none planned.", json_schema_extra=TIMESTAMP
+    )
     finished_at: str | None = Field(
-        None, description="When the last rollout ended: promoted, rolled back, failed or dropped."
+        None,
+        description="When the last rollout ended: promoted, rolled back, failed or dropped.",
+        json_schema_extra=TIMESTAMP,
     )
     reason: str = Field("", description="Why the rollout is where it is (an EventReason).")
     message: str = Field("", description="Where the rollout is, in words.")
@@ -219,13 +233,25 @@ class AsgiServiceStatus(StatusModel):
         "stable. Error: the operator cannot converge (see the Ready condition).",
     )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, Reconciling and Stalled (kstatus conventions)."
+        default_factory=list,
+        description="Ready, Reconciling and Stalled (kstatus conventions), at most one of each type.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     revision: str | None = Field(None, description="Hash of the pod template the spec renders.")
     stable_revision: str | None = Field(
         None, description="The revision serving as stable (a hash of its pod template)."
     )
     canary_weight: int = Field(0, description="Percent of traffic on the canary; 0 outside a rollout.")
+    step: int = Field(
+        0,
+        description="The step of spec.rollout.steps the canary is at, counted from 1, while a rollout progresses or "
+        "promotes; 0 otherwise.",
+    )
+    failed_checks: int = Field(
+        0,
+        description="Failed analyses in a row (rollout.consecutiveFailures): rollout.failureThreshold of them roll "
+        "the canary back.",
+    )
     image: str | None = Field(None, description="The image the stable revision runs.")
     replicas: int = Field(0, description="Pods of the stable Deployment, older templates included.")
     ready_replicas: int = Field(0, description="Ready pods of the stable Deployment.")

@@ -80,6 +80,7 @@ class EventReason(StrEnum):
     STEP_PROMOTED_BY_REQUEST = "StepPromotedByRequest"
     RETURNED_TO_STABLE = "ReturnedToStable"
     UNKNOWN_REQUEST = "UnknownRequest"
+    REQUEST_IGNORED = "RequestIgnored"
     PRE_DEPLOY_STARTED = "PreDeployStarted"
     PRE_DEPLOY_SUCCEEDED = "PreDeploySucceeded"
     PRE_DEPLOY_FAILED = "PreDeployFailed"

@@ -58,6 +58,9 @@ def forget(namespace: str, name: str) -> None:
     for phase in PHASES:
         with contextlib.suppress(KeyError):
             ROLLOUT_PHASE.remove(namespace, name, phase)
+    for result in set(ENDINGS.values()):
+        with contextlib.suppress(KeyError):
+            ROLLOUTS.remove(namespace, name, result)
 
 
 # the rollout events that end a rollout, and the result label each one counts as
@@ -74,6 +77,10 @@ def record_rollout(namespace: str, name: str, phase: str, weight: int, reasons: 
     CANARY_WEIGHT.labels(namespace, name).set(weight)
     for known in PHASES:
         ROLLOUT_PHASE.labels(namespace, name, known).set(1 if phase == known else 0)
+    for result in ENDINGS.values():
+        # every result's series exists from the first reconcile, at 0: increase() over a window then sees the
+        # first rollout that ends after a start (a series born at 1 has no increase to show)
+        ROLLOUTS.labels(namespace, name, result)
     for reason in reasons:
         if reason in ENDINGS:
             ROLLOUTS.labels(namespace, name, ENDINGS[reason]).inc()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Final
 
+import urllib3
 from kubernetes import client, config
 
 from ..api import keys
@@ -73,11 +74,18 @@ def _retry_after(header: str | None) -> float:
     return min(max(seconds, 0.1), LONGEST_RETRY_AFTER)
 
 
-def load_client(kubeconfig: str | None = None) -> client.ApiClient:
-    """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account."""
+# What a caller that talks to a person reports rather than crashes on: no usable kubeconfig (CONFIG_ERRORS), or
+# no HTTP answer at all (TRANSPORT_ERRORS: refused, reset, timed out; an HTTP answer is an ApiError).
+CONFIG_ERRORS: Final = (config.ConfigException, FileNotFoundError)
+TRANSPORT_ERRORS: Final = (urllib3.exceptions.HTTPError, OSError)
+
+
+def load_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+    """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account. With
+    `context`, that context of the kubeconfig (never the in-cluster account)."""
     configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    if kubeconfig or context:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
     else:
         try:
             config.load_incluster_config(client_configuration=configuration)
@@ -86,13 +94,39 @@ def load_client(kubeconfig: str | None = None) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def current_namespace(kubeconfig: str | None = None) -> str:
-    """The namespace of the kubeconfig's current context, as kubectl picks it ('default' when unset)."""
+def current_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace of the kubeconfig's current context (or of `context`), as kubectl picks it ('default' when
+    unset)."""
     try:
-        _, context = config.list_kube_config_contexts(config_file=kubeconfig)
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
     except (config.ConfigException, FileNotFoundError, TypeError):
         return "default"
-    return str((context or {}).get("context", {}).get("namespace") or "default")
+    if context:
+        current = next((c for c in contexts or [] if c.get("name") == context), None)
+    return str((current or {}).get("context", {}).get("namespace") or "default")
+
+
+def contexts(kubeconfig: str | None = None) -> list[str]:
+    """The names of the kubeconfig's contexts (for shell completion; none when it cannot be read)."""
+    try:
+        found, _ = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (config.ConfigException, FileNotFoundError, TypeError):
+        return []
+    return [str(c.get("name")) for c in found or [] if c.get("name")]
+
+
+def _api_error(status: int, reason: str, data: bytes, method: str, path: str) -> ApiError:
+    """The ApiError of a non-2xx answer, with the server's Status message when the body is one."""
+    message = data.decode(errors="replace") if data else ""
+    causes: tuple[str, ...] = ()
+    try:
+        parsed = json.loads(message)
+        message, reason = parsed.get("message", message), parsed.get("reason", reason)
+        details = parsed.get("details") or {}
+        causes = tuple(str(c.get("reason", "")) for c in details.get("causes") or [])
+    except (ValueError, AttributeError):
+        pass
+    return ApiError(status, reason, message, method, path, causes=causes)
 
 
 class RateLimiter:
@@ -172,17 +206,62 @@ class KubeApi:
                 break
             time.sleep(_retry_after(response.getheader("Retry-After")))
         if not 200 <= response.status < 300:
-            message, reason = data.decode(errors="replace") if data else "", response.reason or ""
-            causes: tuple[str, ...] = ()
-            try:
-                status = json.loads(message)
-                message, reason = status.get("message", message), status.get("reason", reason)
-                details = status.get("details") or {}
-                causes = tuple(str(c.get("reason", "")) for c in details.get("causes") or [])
-            except (ValueError, AttributeError):
-                pass
-            raise ApiError(response.status, reason, message, method, path, causes=causes)
+            raise _api_error(response.status, response.reason or "", data, method, path)
         return json.loads(data) if data else None
+
+    def watch(
+        self,
+        kind: Kind,
+        namespace: str | None,
+        *,
+        name: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[Body]:
+        """The API's watch (`?watch=true`): its events as they arrive, `{"type": ADDED | MODIFIED | DELETED |
+        BOOKMARK | ERROR, "object": ...}`, until the server ends the watch after `timeout_seconds`. With `name`,
+        only that object (a field selector on metadata.name); with `resource_version`, the changes after it. A
+        version too old for the server ends in an ERROR event whose object is a Status with code 410 (Gone): read
+        the object again and watch from its new version."""
+        path = kind.path(namespace)
+        query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(max(1, timeout_seconds)))]
+        if name:
+            query.append(("fieldSelector", f"metadata.name={name}"))
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        serialized = self._api.param_serialize(
+            "GET",
+            path,
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            body=None,
+            auth_settings=["BearerToken"],
+        )
+        self._limiter.acquire()
+        # connect as any request; a read may wait the whole watch (the server ends it at timeout_seconds)
+        response = self._api.call_api(
+            "GET",
+            serialized[1],
+            header_params=serialized[2],
+            _request_timeout=(self._timeout, timeout_seconds + self._timeout),
+        )
+        if not 200 <= response.status < 300:
+            raise _api_error(response.status, response.reason or "", response.read(), "GET", path)
+        stream, finished = response.response, False  # urllib3's response, not read yet: streamed line by line
+        try:
+            pending = b""
+            for chunk in stream.stream(amt=None, decode_content=True):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            if pending.strip():
+                yield json.loads(pending)
+            finished = True
+        finally:
+            if not finished:  # left early: the connection is mid-stream, never reused
+                stream.close()
+            stream.release_conn()
 
     # ---------------------------------------------------------------- operations
     def get(self, kind: Kind, namespace: str, name: str) -> Body | None:
@@ -194,13 +273,21 @@ class KubeApi:
             raise
 
     def list(
-        self, kind: Kind, namespace: str | None, label_selector: str | None = None, page: int = 250
+        self,
+        kind: Kind,
+        namespace: str | None,
+        label_selector: str | None = None,
+        page: int = 250,
+        *,
+        field_selector: str | None = None,
     ) -> Iterator[Body]:
         """Every object of a kind (in one namespace, or all), with the kind set on each item, fetched in pages
         so that a large list never sits in memory whole."""
         token = ""
         while True:
             query = [("limit", str(page))] + ([("labelSelector", label_selector)] if label_selector else [])
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
             if token:
                 query.append(("continue", token))
             out = self.request("GET", kind.path(namespace), query=query) or {}

@@ -1,7 +1,20 @@
 """The AsgiService's status, following kstatus conventions so `kubectl wait --for=condition=Ready`, Argo CD
 and Flux health checks work: `observedGeneration`, and the conditions Ready, Reconciling and Stalled with
 reasons and messages. Pure, and stable: the same observations give the same status (timestamps of
-conditions only move when a condition changes), so an unchanged object costs no status write."""
+conditions only move when a condition changes), so an unchanged object costs no status write.
+
+What each state says (kstatus reads Reconciling and Stalled; docs/gitops.md has the table):
+
+- converging (deploying, a canary stepping, promoting, a problem retried with backoff): Reconciling=True,
+  so `kstatus` says InProgress and Flux's `wait` keeps waiting;
+- serving: Ready=True, the others False: Current;
+- paused by `asgi.dev/paused` mid-rollout: Ready=False and Reconciling=False, both with the reason Paused,
+  Stalled=False (and status.phase Paused). Nothing is left to do until a person resumes, so kstatus says
+  Current rather than waiting out its timeout, and Argo CD's health check says Suspended;
+- rolled back, failed, or a problem that needs a person: Stalled=True with the reason (SLOViolated, Aborted,
+  ProgressDeadlineExceeded, PreDeployFailed, InvalidSpec...), Ready=False: kstatus Failed, so
+  `kubectl wait --for=condition=Stalled` ends as soon as `--for=condition=Ready` cannot.
+"""
 
 from __future__ import annotations
 
@@ -81,9 +94,11 @@ def compute(
         phase = ServicePhase.ERROR
     elif rollout.phase == RolloutPhase.PROGRESSING:
         # a credential to fix is said in the reason too, not only in the message
-        held = R.PROMETHEUS_AUTH_FAILED if rollout.reason == R.PROMETHEUS_AUTH_FAILED else R.CANARY_IN_PROGRESS
-        ready, reason, message = "False", held, rollout.message
-        phase = ServicePhase.PAUSED if rollout.paused else ServicePhase.CANARY
+        if rollout.paused:
+            ready, reason, message, phase = "False", R.PAUSED, rollout.message, ServicePhase.PAUSED
+        else:
+            held = R.PROMETHEUS_AUTH_FAILED if rollout.reason == R.PROMETHEUS_AUTH_FAILED else R.CANARY_IN_PROGRESS
+            ready, reason, message, phase = "False", held, rollout.message, ServicePhase.CANARY
     elif rollout.phase == RolloutPhase.PROMOTING:
         ready, reason, message, phase = "False", R.PROMOTING, rollout.message, ServicePhase.PROMOTING
     elif rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED):
@@ -104,20 +119,28 @@ def compute(
         ready, reason, phase = "True", R.AVAILABLE, ServicePhase.READY
         message = f"revision {rollout.stable_revision} serving with {stable.ready if stable else 0} ready pods"
 
-    stalled = (problem is not None and problem.stalled) or rollout.phase in (
-        RolloutPhase.ROLLED_BACK,
-        RolloutPhase.FAILED,
-    )
-    reconciling = ready != "True" and not stalled
+    # a problem says it all while it lasts (one retried with backoff is not stuck, even after a failed rollout)
+    if problem is not None:
+        stalled = problem.stalled
+    else:
+        stalled = rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED)
+    paused = phase == ServicePhase.PAUSED  # held by a person: nothing to reconcile, nothing stuck
+    reconciling = ready != "True" and not stalled and not paused
+    if reconciling:
+        reconciling_reason, reconciling_message = reason, message
+    elif paused:
+        reconciling_reason, reconciling_message = R.PAUSED, message
+    else:
+        reconciling_reason, reconciling_message = R.CONVERGED, ""
     states: list[tuple[str, Truth, str, str]] = [
         ("Ready", ready, reason, message),
+        ("Reconciling", "True" if reconciling else "False", reconciling_reason, reconciling_message),
         (
-            "Reconciling",
-            "True" if reconciling else "False",
-            reason if reconciling else R.CONVERGED,
-            message if reconciling else "",
+            "Stalled",
+            "True" if stalled else "False",
+            reason if stalled else R.NOT_STALLED,
+            message if stalled else "",
         ),
-        ("Stalled", "True" if stalled else "False", reason if stalled else R.NOT_STALLED, message if stalled else ""),
     ]
     conditions = [
         _condition(
@@ -133,6 +156,8 @@ def compute(
         revision=revision,
         stable_revision=rollout.stable_revision,
         canary_weight=rollout.canary_weight,
+        step=rollout.step_index + 1 if rollout.phase in (RolloutPhase.PROGRESSING, RolloutPhase.PROMOTING) else 0,
+        failed_checks=rollout.consecutive_failures,
         image=image,
         replicas=stable.total if stable else 0,
         ready_replicas=stable.ready if stable else 0,

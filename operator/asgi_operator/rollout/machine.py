@@ -241,6 +241,13 @@ class _Run:
             self.promote_to_stable()
             return self.promoting()
         if s.paused:
+            if verb == RequestVerb.PROMOTE:  # taken (handled once), so told rather than silently dropped
+                self.event(
+                    R.REQUEST_IGNORED,
+                    f"asgi.dev/request {self.obs.request!r} ignored: the rollout is paused at step "
+                    f"{s.step_index + 1}; resume it (asgi.dev/paused) and ask again, or promote-full",
+                    "Warning",
+                )
             s.reason, s.message = R.PAUSED, f"paused at step {s.step_index + 1} ({s.canary_weight}%)"
             s.next_analysis_at = None
             s.step_started_at = iso(self.now)  # the deadline clock restarts on resume
