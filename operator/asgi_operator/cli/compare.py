@@ -14,18 +14,10 @@ from typing import Any
 
 import yaml
 
-from ..render.drift import QUANTITY_FIELDS, holds
+from ..render.drift import QUANTITY_FIELDS, holds, keyed
 from ..render.meta import Manifest
 
 _MISSING = object()
-
-
-def _keyed(items: list[Any]) -> bool:
-    return (
-        bool(items)
-        and all(isinstance(i, dict) and "name" in i for i in items)
-        and len({i["name"] for i in items}) == len(items)
-    )
 
 
 def project(desired: Any, live: Any, *, as_quantity: bool = False) -> Any:
@@ -39,7 +31,7 @@ def project(desired: Any, live: Any, *, as_quantity: bool = False) -> Any:
                 out[key] = project(value, live[key], as_quantity=as_quantity or key in QUANTITY_FIELDS)
         return out
     if isinstance(desired, list) and isinstance(live, list):
-        if _keyed(desired) and _keyed(live):
+        if keyed(desired) and keyed(live):
             by_name = {item["name"]: item for item in live}
             wanted = [project(item, by_name[item["name"]]) for item in desired if item["name"] in by_name]
             names = {item["name"] for item in desired}

@@ -31,7 +31,8 @@ def _empty(value: Any) -> bool:
     return value is None or value in ("", [], {})
 
 
-def _keyed(items: list[Any]) -> bool:
+def keyed(items: list[Any]) -> bool:
+    """Is this list a list-map keyed by `name` (containers, env, ports, volumes)?"""
     # names must be unique to be keys: volumeMounts name a volume, and one volume may be mounted twice (subPath)
     return (
         bool(items)
@@ -51,7 +52,7 @@ def holds(desired: Any, live: Any, *, as_quantity: bool = False) -> bool:
     if isinstance(desired, list):
         if not isinstance(live, list):
             return False
-        if _keyed(desired) and _keyed(live):
+        if keyed(desired) and keyed(live):
             # list-maps keyed by name (containers, env, ports, volumes): others may add entries
             by_name = {item["name"]: item for item in live}
             return all(item["name"] in by_name and holds(item, by_name[item["name"]]) for item in desired)
