@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)/tests
 # The lab builds with the machine's Go; never download another toolchain behind the user's back.
 export GOTOOLCHAIN ?= local
 
-.PHONY: bench e2e-kind help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
+.PHONY: bench e2e-kind image example-image help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
         lab-up lab-down demo ci clean
 
 help:
@@ -23,6 +23,8 @@ help:
 	@echo "make lab-up / lab-down  a real control plane on 127.0.0.1 (KUBECONFIG=.lab/admin.kubeconfig)"
 	@echo "make bench       API writes, time to Ready and the operator's memory, measured in the lab"
 	@echo "make e2e-kind    the integration suite on a kind cluster (needs Docker and kind)"
+	@echo "make image       the operator image (podman, or CONTAINER_TOOL=docker); no registry needed; prints its size"
+	@echo "make example-image  the example app's image (examples/app), with every ASGI server"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed"; exit 1; }
@@ -87,3 +89,12 @@ e2e-kind: $(STAMP)
 	  kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER) --wait 180s; \
 	  kind get kubeconfig --name $(KIND_CLUSTER) > .lab/kind.kubeconfig
 	ASGI_TEST_KUBECONFIG=$(CURDIR)/.lab/kind.kubeconfig $(PY) -m pytest tests/integration
+
+# The images: a base from Debian packages (mmdebstrap; or BASE_IMAGE=...), a wheelhouse made here, a build with
+# no network; all cached, so an unchanged tree rebuilds nothing. IMAGE / EXAMPLE_IMAGE set the tags.
+CONTAINER_TOOL ?= $(if $(shell command -v podman 2>/dev/null),podman,docker)
+image: $(STAMP)
+	CONTAINER_TOOL=$(CONTAINER_TOOL) PYTHON=$(CURDIR)/$(PY) bash .ci/image.sh operator
+
+example-image: $(STAMP)
+	CONTAINER_TOOL=$(CONTAINER_TOOL) PYTHON=$(CURDIR)/$(PY) bash .ci/image.sh example

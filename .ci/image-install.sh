@@ -1,10 +1,21 @@
 #!/bin/sh
-# Install asgi-operator into a fresh virtualenv: the Dockerfile's build stage runs exactly this, and so does
-# tests/integration/test_image.py (no image can be built on machines without a container engine).
-#   image-install.sh <venv-dir> <source-dir>
+# What the build stages of both images run (Dockerfile, examples/app/Dockerfile), with no network: a virtualenv
+# holding exactly the wheels of a wheelhouse that .ci/image.sh built on the host, installed without an index.
+#   image-install.sh <venv-dir> <wheel-dir>...   install every wheel of these directories (no resolver, no index)
+#   image-install.sh --finish <venv-dir>         check the installed set is consistent, then take the installer
+#                                                out of the virtualenv (the final stage gets no pip)
 set -eu
+if [ "$1" = --finish ]; then
+    venv=$2
+    "$venv/bin/python" -m pip check
+    # setuptools and pkg_resources come with the virtualenv; nothing at run time needs them
+    "$venv/bin/python" -m pip uninstall --yes --quiet setuptools pip
+    exit 0
+fi
 venv=$1
-src=$2
-python -m venv "$venv"
-"$venv/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet "$src"
-"$venv/bin/asgi-operator" --version
+shift
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+for wheels in "$@"; do
+    "$venv/bin/python" -m pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check --quiet \
+        "$wheels"/*.whl
+done

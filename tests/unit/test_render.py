@@ -339,6 +339,18 @@ def test_gunicorn_worker_heartbeat_goes_to_a_writable_mount() -> None:
     assert tmp in {m["mountPath"] for m in container(spec)["volumeMounts"]}
 
 
+def test_gunicorn_control_socket_goes_to_a_writable_mount_unless_the_user_says_where() -> None:
+    spec = server_spec(ServerKind.GUNICORN)
+    env = {e["name"]: e.get("value") for e in container(spec)["env"]}
+    assert env["XDG_RUNTIME_DIR"] in {m["mountPath"] for m in container(spec)["volumeMounts"]}
+    for kind in (ServerKind.UVICORN, ServerKind.HYPERCORN, ServerKind.GRANIAN):
+        assert all(e["name"] != "XDG_RUNTIME_DIR" for e in container(server_spec(kind)).get("env", []))
+    own = spec_of(server={"kind": "gunicorn"}, env=[{"name": "XDG_RUNTIME_DIR", "value": "/run/app"}])
+    assert [e for e in container(own)["env"] if e["name"] == "XDG_RUNTIME_DIR"] == [
+        {"name": "XDG_RUNTIME_DIR", "value": "/run/app"}
+    ]
+
+
 # ------------------------------------------------------------------------------------------------ shutdown chain
 @pytest.mark.parametrize(
     ("pre_stop", "graceful", "expected_sleep", "expected_grace"),

@@ -14,6 +14,7 @@ from typing import Any, Final
 from ..api import keys
 from ..api.durations import seconds
 from ..api.models import SHUTDOWN_MARGIN_SECONDS, AsgiServiceSpec, ProbeSpec, ceil_seconds
+from ..api.servers import ServerKind
 from ..api.volumes import MULTIPROC_DIR, MULTIPROC_VOLUME, TMP_DIR, TMP_VOLUME
 from . import edge
 from .meta import Manifest, Owner, content_hash, metadata, selector
@@ -23,6 +24,7 @@ from .servers import server_command
 CONTAINER_NAME: Final = "app"
 RUN_AS_USER: Final = 10001
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+RUNTIME_DIR_ENV: Final = "XDG_RUNTIME_DIR"
 
 
 def termination_grace_period_seconds(spec: AsgiServiceSpec) -> int:
@@ -50,6 +52,10 @@ def _env(spec: AsgiServiceSpec) -> list[Manifest]:
     env = [e.model_dump(by_alias=True, exclude_none=True) for e in spec.env]
     if spec.server.workers > 1 and all(e["name"] != MULTIPROC_ENV for e in env):
         env.append({"name": MULTIPROC_ENV, "value": MULTIPROC_DIR})
+    if spec.server.kind == ServerKind.GUNICORN and all(e["name"] != RUNTIME_DIR_ENV for e in env):
+        # gunicorn 25+ opens a control socket in $XDG_RUNTIME_DIR, else under $HOME (read-only here): /tmp is the
+        # pod's writable emptyDir (an environment variable, so older gunicorns, without the flag, run too)
+        env.append({"name": RUNTIME_DIR_ENV, "value": TMP_DIR})
     if edge.enabled(spec):
         mine = {e["name"] for e in env}
         env += [e for e in edge.environment(spec) if e["name"] not in mine]  # what the user set wins
