@@ -10,6 +10,9 @@ if [ "$1" = --finish ]; then
     "$venv/bin/python" -m pip check
     # setuptools and pkg_resources come with the virtualenv; nothing at run time needs them
     "$venv/bin/python" -m pip uninstall --yes --quiet setuptools pip
+    # the Kubernetes client ships an asyncio copy of itself (kubernetes/aio, 68 MB) that neither the operator
+    # nor Kopf imports (Kopf talks to the API with aiohttp; the operator uses kubernetes.client)
+    rm -rf "$venv"/lib/python3*/site-packages/kubernetes/aio
     exit 0
 fi
 venv=$1

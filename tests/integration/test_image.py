@@ -196,7 +196,8 @@ def test_operator_image_is_non_root_without_installers_and_carries_both_commands
         "-c",
         "id -u; asgi-operator --version; command -v kubectl-asgi;"
         " for t in pip pip3 gcc cc make; do command -v $t; done;"
-        " python3 -c 'import pip' 2>/dev/null && echo pip; exit 0",
+        " python3 -c 'import pip' 2>/dev/null && echo pip;"
+        " python3 -c 'import kubernetes.aio' 2>/dev/null && echo kubernetes.aio; exit 0",
     )
     assert probe.stdout.split() == [IMAGE_USER, "asgi-operator", "0.1.0", "/opt/asgi-operator/bin/kubectl-asgi"]
     size = int(tool("image", "inspect", "--format", "{{.Size}}", operator_image).stdout)
