@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -667,6 +668,18 @@ def test_app_teams_with_the_built_in_edit_or_view_role_get_asgiservices(
         must_get(cluster, "asgiservice", "hello", namespace)["metadata"]["annotations"][keys.ANNOTATION_REQUEST]
         == "abort/2"
     )
+
+    # and the same through the plugin itself, as each of them
+    def plugin(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(Path(sys.executable).parent / "kubectl-asgi"), "--kubeconfig", str(kubeconfig), "-n", namespace]
+        return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60, check=False)
+
+    assert plugin(editor, "resume", "hello").returncode == 0
+    assert keys.ANNOTATION_PAUSED not in must_get(cluster, "asgiservice", "hello", namespace)["metadata"]["annotations"]
+    assert "hello" in plugin(viewer, "list").stdout
+    assert plugin(viewer, "status", "hello").returncode == 0
+    refused = plugin(viewer, "pause", "hello")
+    assert refused.returncode == 1 and "forbidden" in (refused.stdout + refused.stderr).lower(), refused
     cluster.kubectl("delete", "asgiservice", "hello", "-n", namespace, "--wait=false", kubeconfig=editor)
 
 
