@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)/tests
 # The lab builds with the machine's Go; never download another toolchain behind the user's back.
 export GOTOOLCHAIN ?= local
 
-.PHONY: bench e2e-kind image example-image help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
+.PHONY: bench soak e2e-kind image example-image help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
         lab-up lab-down demo ci clean
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make check-generated  fail if a generated file is stale"
 	@echo "make lab-up / lab-down  a real control plane on 127.0.0.1 (KUBECONFIG=.lab/admin.kubeconfig)"
 	@echo "make bench       API writes, time to Ready and the operator's memory, measured in the lab"
+	@echo "make soak        fault drills, long form: 20 rollouts x 3 SIGKILLs, 5000 random specs dry-run (not in CI)"
 	@echo "make e2e-kind    the integration suite on a kind cluster (needs Docker and kind)"
 	@echo "make image       the operator image (podman, or CONTAINER_TOOL=docker); no registry needed; prints its size"
 	@echo "make example-image  the example app's image (examples/app), with every ASGI server"
@@ -73,6 +74,11 @@ demo: $(STAMP) lab-bin
 
 bench: $(STAMP) lab-bin
 	$(PY) bench/operator_bench.py
+
+# The long form of tests/integration/test_soak.py (CI runs 2 rollouts x 2 kills and 100 specs); ~30 minutes.
+soak: $(STAMP) lab-bin
+	ASGI_SOAK_ROLLOUTS=20 ASGI_SOAK_KILLS=3 ASGI_SOAK_EXAMPLES=5000 $(PY) -m pytest tests/integration/test_soak.py \
+	  -s --timeout=7200
 
 ci: lint typecheck check-generated test
 

@@ -7,7 +7,10 @@ import asyncio
 import logging
 import os
 import random
+import secrets
+import socket
 import sys
+from typing import Any, cast
 
 from . import __version__
 
@@ -118,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
     from .controller.credentials import DefaultAuth
     from .controller.settings import Settings
 
+    priority = random.randint(1, 2**30) if args.priority == "auto" else int(args.priority)  # noqa: S311
+    # Kopf's identity in the peering object, known to the controller too (it reconciles only while active)
+    identity = os.environ.get("POD_ID") or f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
     prometheus_auth = DefaultAuth(
         bearer_token_file=args.prometheus_bearer_token_file,
         username_file=args.prometheus_username_file,
@@ -137,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
             api_burst=args.api_burst,
             kubeconfig=args.kubeconfig,
             peering_lifetime=args.peering_lifetime,
+            peering=args.peering,
+            priority=priority,
+            identity=identity,
         )
     )
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
@@ -147,7 +156,6 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_address:
         host, _, port = args.metrics_address.rpartition(":")
         start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104
-    priority = random.randint(1, 2**30) if args.priority == "auto" else int(args.priority)  # noqa: S311
     asyncio.run(
         kopf.operator(
             clusterwide=not args.namespace,
@@ -155,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
             standalone=not args.peering,
             peering_name=args.peering,
             priority=priority,
+            identity=cast("Any", identity),  # kopf's Identity: a NewType of str, not exported
             liveness_endpoint=args.liveness or None,
         )
     )

@@ -115,6 +115,9 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    stopped: bool = False  # stopped on purpose (a fault drill): not a component that died
 
 
 class Cluster:
@@ -282,8 +285,10 @@ class Lab(Cluster):
                 "--leader-elect=false",
                 "--controllers=*",
                 "--use-service-account-credentials=false",
-                # the lab's kwok nodes report status via leases; keep the node controller patient
-                "--node-monitor-grace-period=60s",
+                # the lab's kwok nodes report status via leases; keep the node controller patient: after an API
+                # server restart (a fault drill) its informers take up to 30 s to list again, and a node it then
+                # calls NotReady has its pods marked unready for good (kwok never marks them Ready again)
+                "--node-monitor-grace-period=180s",
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 # its client's default (20 QPS) makes a burst of a thousand Deployments take minutes to get pods:
@@ -358,6 +363,36 @@ class Lab(Cluster):
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    # ------------------------------------------------------------------ fault drills
+    def process(self, name: str) -> Process:
+        return next(p for p in self.processes if p.name == name)
+
+    def stop_apiserver(self, grace: float = 3.0) -> None:
+        """Stop kube-apiserver until `start_apiserver`; the other components keep running and retry. SIGTERM
+        closes its listener at once but keeps serving open watches for up to a minute; after `grace` seconds the
+        process is killed, so every client really loses it."""
+        proc = self.process("kube-apiserver")
+        proc.stopped = True
+        terminate(proc.popen, grace=grace)
+
+    def start_apiserver(self, timeout: float = 90) -> float:
+        """Start kube-apiserver again with the same argv (same port, etcd, certificates, tokens); returns the
+        monotonic time at which its /readyz first answered ok."""
+        proc = self.process("kube-apiserver")
+        assert proc.stopped and proc.popen.poll() is not None, "kube-apiserver is running"
+        with proc.log.open("ab") as out:
+            proc.popen = subprocess.Popen(
+                proc.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+                env=proc.env,
+                cwd=self.workdir,
+            )
+        proc.stopped = False
+        wait_for("kube-apiserver /readyz after a restart", lambda: self._api_ok("/readyz"), timeout, interval=0.05)
+        return time.monotonic()
+
     # ------------------------------------------------------------------ helpers
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
         log = self.workdir / "logs" / f"{name}.log"
@@ -370,13 +405,13 @@ class Lab(Cluster):
                 env=env,
                 cwd=self.workdir,
             )
-        proc = Process(name, popen, log)
+        proc = Process(name, popen, log, argv, env)
         self.processes.append(proc)
         return proc
 
     def assert_running(self) -> None:
         for proc in self.processes:
-            if proc.popen.poll() is not None:
+            if proc.popen.poll() is not None and not proc.stopped:
                 tail = proc.log.read_text(errors="replace")[-3000:]
                 raise GaveUp(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
 

@@ -248,8 +248,12 @@ def test_slow_route_fails_and_healthy_routes_pass() -> None:
     assert "route /report p99 900ms > 500ms" in slow.message
     ok = evaluate(canary=routes(2, ("/a", 0.05), ("/a", 0.1)), slo=PER_ROUTE, window="1m", at="t", step=1, weight=10)
     assert ok.verdict == "Pass"
-    no_errors = evaluate(canary=routes(2, None, ("/a", 0.1)), slo=PER_ROUTE, window="1m", at="t", step=1, weight=10)
-    assert no_errors.verdict == "Pass"  # no route had a 5xx series
+    no_errors = evaluate(
+        canary=routes(2, ("/a", 0.0), ("/a", 0.1)), slo=PER_ROUTE, window="1m", at="t", step=1, weight=10
+    )
+    assert no_errors.verdict == "Pass"  # no route had a 5xx series: each judged route's error rate is 0
+    partial = evaluate(canary=routes(2, None, ("/a", 0.1)), slo=PER_ROUTE, window="1m", at="t", step=1, weight=10)
+    assert partial.verdict == "NoData"  # routes judged but no worst route: a partial answer, never a pass
 
 
 @pytest.mark.parametrize(
@@ -285,7 +289,8 @@ def test_per_route_queries_judge_only_routes_with_enough_requests() -> None:
     assert q.count("label_replace(") == 6
     judged = "sum by (handler) (increase(http_requests_total{"
     assert judged in q and ">= 5)" in q
-    assert "topk(1, (sum by (handler) (rate(http_requests_total{" in q
+    assert "topk(1, ((sum by (handler) (rate(http_requests_total{" in q
+    assert ") or on (handler) (0 * (sum by (handler) (increase(http_requests_total{" in q  # 0 without errors
     assert "and on (handler)" in q
     # the per-handler histogram (coarse buckets) is the one with the route label
     assert "sum by (handler, le) (rate(http_request_duration_seconds_bucket{" in q
@@ -309,7 +314,7 @@ def test_custom_route_queries_are_wrapped_the_same_way() -> None:
     )
     q = combined(profile_for(MetricsProfile.CUSTOM, custom), TARGET, RouteCheck(7, latency=False))
     assert 'and on (route) ((sum by (route) (increase(x{ namespace="shop"' in q
-    assert ">= 7)" in q and "topk(1, (route_errors)" in q
+    assert ">= 7)" in q and "topk(1, ((route_errors) or on (route) (0 * (sum by (route)" in q
 
 
 # ------------------------------------------------------------------ windows in canonical form

@@ -117,6 +117,10 @@ class EventReason(StrEnum):
     ADMISSION_DENIED = "AdmissionDenied"
     INVALID_CHILD = "InvalidChild"
     API_ERROR = "ApiError"
+    # a reconcile raised for an unexpected reason (a bug, or input nobody foresaw): retried with backoff
+    RECONCILE_ERROR = "ReconcileError"
+    # no answer from the API server at all (refused, reset, timed out): counted, waited out, never in status
+    API_UNREACHABLE = "ApiUnreachable"
     CERT_MANAGER_MISSING = "CertManagerMissing"  # expose.tls.issuerRef without cert-manager's CRD
 
     # condition reasons (reconcile/status.py)

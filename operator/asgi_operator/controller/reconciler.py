@@ -22,7 +22,7 @@ from ..api import keys
 from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, JOB, POD, POD_MONITOR
 from ..api.models import AnalysisResult, AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
-from ..kube.api import ApiError, Body, KubeApi
+from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi
 from ..prom.client import PrometheusPool
 from ..reconcile.announce import sequence
 from ..reconcile.observe import annotation, is_paused, job_run, termination_message, workload
@@ -62,7 +62,20 @@ class Outcome:
 
 
 class RetryableError(RetryLater):
-    """The pass hit a transient problem (reported in status); the work queue retries with backoff."""
+    """The pass hit a transient problem (reported in status); the work queue retries with backoff. `reason` is
+    the Ready condition's reason, and the label it is counted under (asgi_operator_reconcile_errors_total)."""
+
+    def __init__(self, message: str, reason: str = EventReason.API_ERROR) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ApiUnavailable(RetryableError):
+    """No answer from the API server at all: nothing could be reported. The controller waits until it answers
+    again (one probe for the whole process) rather than each AsgiService retrying on its own."""
+
+    def __init__(self, error: ApiUnreachable) -> None:
+        super().__init__(str(error), EventReason.API_UNREACHABLE)
 
 
 class Reconciler:
@@ -90,6 +103,9 @@ class Reconciler:
             result = self._reconcile(key)
             outcome = "changed" if result.writes else "unchanged"
             return result
+        except RetryableError as e:
+            telemetry.RECONCILE_ERRORS.labels(e.reason).inc()
+            raise
         finally:
             telemetry.RECONCILES.labels(outcome).inc()
             telemetry.RECONCILE_SECONDS.observe(time.perf_counter() - started)
@@ -98,21 +114,44 @@ class Reconciler:
         namespace, name = key
         if namespace in self.terminating:
             return Outcome()  # the namespace controller is deleting everything in it: never fight it
-        body = self.reads.get(ASGI_SERVICE, namespace, name)
+        try:
+            body = self.reads.get(ASGI_SERVICE, namespace, name)
+        except ApiUnreachable as e:
+            raise ApiUnavailable(e) from e
+        except ApiError as e:
+            raise RetryableError(problem_of(e).message) from e
         if body is None or body["metadata"].get("deletionTimestamp"):
             telemetry.forget(namespace, name)
             return Outcome()  # children go with it (owner references + garbage collection)
         writes_before = self.reporter.writes
         try:
             outcome = self._pass(body)
+        except RetryLater:
+            raise  # a problem the pass reported itself, or a stale read to redo at once
+        except ApiUnreachable as e:
+            raise ApiUnavailable(e) from e
         except ApiError as e:
             if not e.namespace_terminating:
-                raise
+                raise self._failed(body, problem_of(e)) from e
             if self.terminating.mark(namespace):
                 log.info("namespace %s is being deleted: its AsgiServices are left alone", namespace)
             outcome = Outcome()
+        except Exception as e:
+            # a bug, or input nobody foresaw: told in status and an event, retried with backoff, never a crash loop
+            # (the traceback goes to the log only: it is for the operator's developers)
+            log.exception("reconcile of %s/%s raised %s", namespace, name, type(e).__name__)
+            raise self._failed(body, Problem(EventReason.RECONCILE_ERROR, unexpected(e), stalled=False)) from e
         outcome.writes += self.reporter.writes - writes_before
         return outcome
+
+    def _failed(self, body: Body, problem: Problem) -> RetryableError:
+        """Tell `problem` in status and as an event if the API server lets us; the retry follows either way."""
+        try:
+            self.reporter.report_problem(body, problem)
+        except (RetryLater, ApiError, ApiUnreachable) as e:  # the object changed meanwhile, or the API failed too
+            meta = body["metadata"]
+            log.warning("could not report %s on %s/%s: %s", problem.reason, meta["namespace"], meta["name"], e)
+        return RetryableError(problem.message, problem.reason)
 
     def _pass(self, body: Body) -> Outcome:
         try:
@@ -195,7 +234,7 @@ class Reconciler:
         self.reporter.report(body, decision, obs, problem, approximate=the_plan.router.approximate)
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
         if problem is not None and not problem.stalled:
-            raise RetryableError(problem.message)
+            raise RetryableError(problem.message, problem.reason)
         outcome = Outcome(writes=written.writes)
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
@@ -262,6 +301,14 @@ class Reconciler:
         writer.create_once(JOB, pre_deploy_job(owner, spec, hook, attempt.job))
 
 
+def unexpected(error: Exception) -> str:
+    """An unexpected exception in one line for status and events: its type and message, never a traceback."""
+    text = str(error).strip().splitlines()
+    return f"the reconcile failed unexpectedly and is retried with backoff: {type(error).__name__}" + (
+        f": {text[0][:300]}" if text else ""
+    )
+
+
 def _position(rollout: RolloutStatus) -> dict[str, object]:
     data: dict[str, object] = rollout.model_dump(by_alias=True, exclude_none=True, mode="json")
     data.pop("pendingEvents", None)
@@ -269,4 +316,4 @@ def _position(rollout: RolloutStatus) -> dict[str, object]:
     return data
 
 
-__all__ = ["Outcome", "Reconciler", "RetryableError"]
+__all__ = ["ApiUnavailable", "Outcome", "Reconciler", "RetryableError"]

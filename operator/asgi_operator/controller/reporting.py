@@ -12,7 +12,7 @@ from ..api.kinds import ASGI_SERVICE
 from ..api.models import AsgiServiceStatus, RolloutStatus
 from ..kube.api import ApiError, Body, KubeApi
 from ..kube.events import EventSpec, post_event
-from ..reconcile.status import Problem, compute
+from ..reconcile.status import Problem, compute, with_problem
 from ..render.meta import Owner, selector
 from ..rollout.state import Decision, Event, Observation, iso
 from . import telemetry
@@ -127,6 +127,15 @@ class Reporter:
         )
         before = ready_message(body.get("status") or {})
         if self.write_status(body, status) and problem is not None and before != status.conditions[0].message:
+            self.event(body, Event(problem.reason, problem.message, "Warning"))
+
+    def report_problem(self, body: Body, problem: Problem) -> None:
+        """A pass that failed half-way: the conditions tell `problem`, everything else in status stays as it was;
+        a problem new in the Ready condition is also told as a Warning event (once, not at every retry)."""
+        previous = AsgiServiceStatus.model_validate(body.get("status") or {})
+        status = with_problem(previous, int(body["metadata"].get("generation", 0)), problem, iso(self.clock()))
+        before = ready_message(body.get("status") or {})
+        if self.write_status(body, status) and before != status.conditions[0].message:
             self.event(body, Event(problem.reason, problem.message, "Warning"))
 
     def _count(self, kind: str, verb: str) -> None:

@@ -19,3 +19,6 @@ class Settings:
     namespaces: tuple[str, ...] = ()  # watched namespaces; empty: all
     api_timeout: float = 30.0
     peering_lifetime: int = 30  # seconds; a standby takes over this long after the active one went silent
+    peering: str | None = None  # Kopf peering name (None: standalone); with it, reconciles only while active
+    priority: int = 0  # this replica's peering priority
+    identity: str = ""  # this replica's peering identity (given to Kopf)

@@ -18,6 +18,12 @@ RECONCILE_SECONDS: Final = Histogram(
     "Time spent in one reconcile.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+RECONCILE_ERRORS: Final = Counter(
+    "asgi_operator_reconcile_errors_total",
+    "Reconciles that failed and will be retried, by the reason their AsgiService's Ready condition gives "
+    "(ReconcileError: an unexpected exception; ApiUnreachable: no answer from the API server).",
+    ["reason"],
+)
 API_WRITES: Final = Counter(
     "asgi_operator_api_writes_total",
     "Write requests sent to the Kubernetes API, by kind and verb.",

@@ -50,6 +50,11 @@ class ApiError(Exception):
         return self.status == 409
 
     @property
+    def already_exists(self) -> bool:
+        """A create of a name that exists: 409 with the reason AlreadyExists (a 409 Conflict says otherwise)."""
+        return self.status == 409 and self.reason == "AlreadyExists"
+
+    @property
     def forbidden(self) -> bool:
         return self.status == 403
 
@@ -66,6 +71,27 @@ class ApiError(Exception):
         return self.status == 403 and " cannot " in self.message and not self.namespace_terminating
 
 
+class ApiUnreachable(ConnectionError):
+    """No HTTP answer at all: the connection was refused, reset or timed out (the API server restarting, a
+    network partition). Says nothing about the request itself; the same request may succeed a moment later."""
+
+    def __init__(self, method: str, path: str, cause: BaseException) -> None:
+        super().__init__(f"{method} {path}: the API server could not be reached: {_transport_message(cause)}")
+
+
+def _transport_message(cause: BaseException) -> str:
+    """The innermost reason of a transport failure, in one line (urllib3 nests them: MaxRetryError wraps
+    NewConnectionError wraps ConnectionRefusedError)."""
+    inner: BaseException = cause
+    while True:
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            break
+        inner = nested
+    text = str(inner).splitlines()[0] if str(inner) else type(inner).__name__
+    return text[:300]
+
+
 def _retry_after(header: str | None) -> float:
     try:
         seconds = float(header) if header else 1.0
@@ -75,9 +101,11 @@ def _retry_after(header: str | None) -> float:
 
 
 # What a caller that talks to a person reports rather than crashes on: no usable kubeconfig (CONFIG_ERRORS), or
-# no HTTP answer at all (TRANSPORT_ERRORS: refused, reset, timed out; an HTTP answer is an ApiError).
+# no HTTP answer at all (TRANSPORT_ERRORS: refused, reset, timed out; an HTTP answer is an ApiError). KubeApi raises
+# ApiUnreachable (an OSError) for these; the client raises ApiException with status 0 for a TLS failure.
 CONFIG_ERRORS: Final = (config.ConfigException, FileNotFoundError)
 TRANSPORT_ERRORS: Final = (urllib3.exceptions.HTTPError, OSError)
+_NO_ANSWER: Final = (*TRANSPORT_ERRORS, client.ApiException)
 
 
 def load_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
@@ -197,17 +225,30 @@ class KubeApi:
         url, sent_headers = serialized[1], {**serialized[2], "Content-Type": content_type}
         for attempt in range(RETRIES_ON_429 + 1):
             self._limiter.acquire()
-            # the transport serializes dicts and lists itself (and picks the patch type from the body's shape)
-            response = self._api.call_api(
-                method, url, header_params=sent_headers, body=body, _request_timeout=self._timeout
-            )
-            data = response.read()
+            try:
+                # the transport serializes dicts and lists itself (and picks the patch type from the body's shape)
+                response = self._api.call_api(
+                    method, url, header_params=sent_headers, body=body, _request_timeout=self._timeout
+                )
+                data = response.read()
+            except _NO_ANSWER as e:
+                raise ApiUnreachable(method, path, e) from e
             if response.status != 429 or attempt == RETRIES_ON_429:
                 break
             time.sleep(_retry_after(response.getheader("Retry-After")))
         if not 200 <= response.status < 300:
             raise _api_error(response.status, response.reason or "", data, method, path)
         return json.loads(data) if data else None
+
+    def reachable(self) -> bool:
+        """Does the API server answer, and say it is ready? (`/readyz`, readable by anyone authenticated.)"""
+        try:
+            self.request("GET", "/readyz")
+        except (ApiError, ApiUnreachable):
+            return False
+        except ValueError:  # a 2xx answered "ok": not JSON, and ready
+            return True
+        return True
 
     def watch(
         self,
@@ -309,7 +350,9 @@ class KubeApi:
             "PATCH",
             kind.path(meta.get("namespace"), meta["name"]),
             query=query,
-            body=manifest,
+            # serialized here, as UTF-8: the client's json.dumps escapes a character beyond U+FFFF (an emoji in
+            # an annotation or env value) as a surrogate pair, which the API server's YAML decoder refuses
+            body=json.dumps(manifest, ensure_ascii=False).encode(),
             content_type=APPLY_CONTENT_TYPE,
         )
         assert out is not None

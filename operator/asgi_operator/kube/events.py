@@ -63,5 +63,7 @@ def post_event(api: KubeApi, owner: Body, event: EventSpec) -> None:
     try:
         api.create(EVENT, meta["namespace"], body)
     except ApiError as e:
-        if not (e.conflict and event.name):  # already posted (before a restart): exactly once
+        # already posted (before a restart): exactly once. Only AlreadyExists says so: any other 409 (Conflict) is
+        # a failure like a 500, and the event must be posted again, not taken as posted
+        if not (e.already_exists and event.name):
             raise

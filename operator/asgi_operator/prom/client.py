@@ -1,12 +1,13 @@
 """The only module that talks to Prometheus.
 
-Every query has a timeout and is sent once (no hidden retries: the rollout asks again at its next interval).
-Sample values come back as floats exactly as Prometheus gave them: NaN and +Inf included, because they mean
-different things to the analysis (no observations vs. beyond the largest bucket); a series that is absent is
-simply not in the answer. Any failure to get an answer raises, never an empty answer, and the two failures a
-person fixes differently are told apart:
+Every query has a timeout (for the whole answer, not each read) and is sent once (no hidden retries: the rollout
+asks again at its next interval). Sample values come back as floats exactly as Prometheus gave them: NaN and +Inf
+included, because they mean different things to the analysis (no observations vs. beyond the largest bucket); a
+series that is absent is simply not in the answer. Any failure to get an answer raises, never an empty answer,
+and the failures a person fixes differently are told apart:
 
-- `PrometheusUnreachable`: no answer (connection refused, timeout, 5xx, a body that is not Prometheus JSON);
+- `PrometheusUnreachable`: no answer (connection refused, timeout, 5xx, a body that is not Prometheus JSON), or
+  not all of it within the timeout;
 - `QueryRejected`: Prometheus answered and refused the query (HTTP 400/422), with its own error message;
 - `AuthRejected`: Prometheus (or the gateway in front of it) refused the credentials (HTTP 401/403), or its
   TLS certificate could not be verified with the CA and server name given.
@@ -24,12 +25,15 @@ import json
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import HTTPAdapter
@@ -95,17 +99,46 @@ class Auth:
 NO_AUTH: Final = Auth()
 
 
-class _TLSAdapter(HTTPAdapter):
-    """Verifies the server against the given CAs only (not the system's), and/or under another server name (SNI
-    and the hostname check; urllib3 takes both from `server_hostname`)."""
+class _Adapter(HTTPAdapter):
+    """No retries; the whole answer within `deadline` seconds: requests' timeout bounds each read, not the
+    answer, and a server that sends a byte a second would hold a reconcile for as long as it likes (the deadline
+    is checked between reads, so an answer takes at most deadline + one read timeout). With a CA or a server
+    name: verifies the server against the given CAs only (not the system's), and/or under another server name
+    (SNI and the hostname check; urllib3 takes both from `server_hostname`)."""
 
-    def __init__(self, ca_pem: str | None, server_name: str | None) -> None:
+    def __init__(self, deadline: float, ca_pem: str | None = None, server_name: str | None = None) -> None:
+        self._deadline = deadline
         self._tls: dict[str, str] = {}
         if ca_pem is not None:
             self._tls["ca_cert_data"] = ca_pem
         if server_name is not None:
             self._tls["server_hostname"] = server_name
         super().__init__(max_retries=NO_RETRY)
+
+    def send(  # noqa: PLR0917 (requests.adapters.HTTPAdapter.send's signature)
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        if stream:
+            return response
+        chunks: list[bytes] = []
+        try:
+            while chunk := _read(response, started + self._deadline):
+                chunks.append(chunk)
+        except BaseException:
+            response.close()
+            raise
+        # what Session.send then reads as response.content (requests' own attributes for a body read)
+        response.__dict__.update(_content=b"".join(chunks), _content_consumed=True)
+        response.raw.release_conn()
+        return response
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **{**pool_kwargs, **self._tls})
@@ -118,6 +151,21 @@ class _TLSAdapter(HTTPAdapter):
             pool_kwargs.pop("ca_certs", None)
             pool_kwargs.pop("ca_cert_dir", None)
         return host_params, pool_kwargs
+
+
+def _read(response: requests.Response, deadline: float) -> bytes:
+    """What arrived of the body (at most one read timeout's wait), with urllib3's errors as requests' own; past
+    the deadline (time.monotonic), a timeout."""
+    if time.monotonic() > deadline:
+        raise requests.exceptions.ReadTimeout("no complete answer within the timeout (it came in too slowly)")
+    try:
+        return bytes(response.raw.read1(65536, decode_content=True))
+    except urllib3.exceptions.ReadTimeoutError as e:
+        raise requests.exceptions.ReadTimeout(str(e), request=response.request) from e
+    except urllib3.exceptions.DecodeError as e:
+        raise requests.exceptions.ContentDecodingError(str(e), request=response.request) from e
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as e:
+        raise requests.exceptions.ConnectionError(str(e), request=response.request) from e
 
 
 @dataclass(frozen=True)
@@ -167,8 +215,7 @@ class Prometheus:
             retry=NO_RETRY,
             timeout=timeout,
         )
-        if auth.ca_pem is not None or auth.server_name is not None:
-            session.mount(url, _TLSAdapter(auth.ca_pem, auth.server_name))  # replaces the adapter mounted above
+        session.mount(url, _Adapter(timeout, auth.ca_pem, auth.server_name))  # replaces the adapter mounted above
 
     def close(self) -> None:
         self._client.close()

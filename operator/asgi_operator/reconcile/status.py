@@ -48,6 +48,7 @@ PROBLEM_REASONS = frozenset(
         R.ADMISSION_DENIED,
         R.INVALID_CHILD,
         R.API_ERROR,
+        R.RECONCILE_ERROR,
     }
 )
 
@@ -125,29 +126,16 @@ def compute(
     else:
         stalled = rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED)
     paused = phase == ServicePhase.PAUSED  # held by a person: nothing to reconcile, nothing stuck
-    reconciling = ready != "True" and not stalled and not paused
-    if reconciling:
-        reconciling_reason, reconciling_message = reason, message
-    elif paused:
-        reconciling_reason, reconciling_message = R.PAUSED, message
-    else:
-        reconciling_reason, reconciling_message = R.CONVERGED, ""
-    states: list[tuple[str, Truth, str, str]] = [
-        ("Ready", ready, reason, message),
-        ("Reconciling", "True" if reconciling else "False", reconciling_reason, reconciling_message),
-        (
-            "Stalled",
-            "True" if stalled else "False",
-            reason if stalled else R.NOT_STALLED,
-            message if stalled else "",
-        ),
-    ]
-    conditions = [
-        _condition(
-            previous.conditions, Condition(type=t, status=st, reason=r, message=m, observed_generation=generation), now
-        )
-        for t, st, r, m in states
-    ]
+    conditions = _conditions(
+        previous.conditions,
+        generation,
+        ready=ready,
+        reason=reason,
+        message=message,
+        stalled=stalled,
+        paused=paused,
+        now=now,
+    )
     rollout = rollout.model_copy(update={"approximate_split": approximate_split})
     return AsgiServiceStatus(
         observed_generation=generation,
@@ -167,3 +155,55 @@ def compute(
         selector=selector,
         rollout=rollout,
     )
+
+
+def with_problem(previous: AsgiServiceStatus, generation: int, problem: Problem, now: str) -> AsgiServiceStatus:
+    """What status said, with the conditions telling `problem`: a pass that failed half-way vouches for no
+    observation, so the rollout's position, revisions and replica counts stay as they were (nothing is lost)."""
+    conditions = _conditions(
+        previous.conditions,
+        generation,
+        ready="False",
+        reason=problem.reason,
+        message=problem.message,
+        stalled=problem.stalled,
+        paused=False,
+        now=now,
+    )
+    update = {"observed_generation": generation, "phase": ServicePhase.ERROR, "conditions": conditions}
+    return previous.model_copy(update=update)
+
+
+def _conditions(
+    previous: list[Condition],
+    generation: int,
+    *,
+    ready: Truth,
+    reason: str,
+    message: str,
+    stalled: bool,
+    paused: bool,
+    now: str,
+) -> list[Condition]:
+    """Ready, Reconciling and Stalled, as kstatus reads them."""
+    reconciling = ready != "True" and not stalled and not paused
+    if reconciling:
+        reconciling_reason, reconciling_message = reason, message
+    elif paused:
+        reconciling_reason, reconciling_message = R.PAUSED, message
+    else:
+        reconciling_reason, reconciling_message = R.CONVERGED, ""
+    states: list[tuple[str, Truth, str, str]] = [
+        ("Ready", ready, reason, message),
+        ("Reconciling", "True" if reconciling else "False", reconciling_reason, reconciling_message),
+        (
+            "Stalled",
+            "True" if stalled else "False",
+            reason if stalled else R.NOT_STALLED,
+            message if stalled else "",
+        ),
+    ]
+    return [
+        _condition(previous, Condition(type=t, status=st, reason=r, message=m, observed_generation=generation), now)
+        for t, st, r, m in states
+    ]

@@ -75,13 +75,20 @@ class Sample:
             _finite(self.requests)
             and self.requests is not None
             and self.requests >= max(1, min_requests)
-            and _finite(self.error_rate)
+            and _rate(self.error_rate)
             and _finite(self.latency_p99)
+            and self.latency_p99 is not None
+            and self.latency_p99 >= 0
         )
 
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+def _rate(value: float | None) -> bool:
+    """A number an error rate can be: finite and not negative (a negative one is garbage, never a pass)."""
+    return _finite(value) and value is not None and value >= 0
 
 
 def _stored(value: float | None) -> float | None:
@@ -186,6 +193,8 @@ def _no_data(sample: Sample, slo: SLOSpec, window: str) -> str | None:
             f"the canary's error rate in the last {window} is undefined ({e}): the request counter did not "
             "increase within the window"
         )
+    if e < 0:
+        return f"the canary's error rate in the last {window} is {e}: not a rate (the error-rate query is wrong)"
     p = sample.latency_p99
     if p is None:
         return (
@@ -197,6 +206,8 @@ def _no_data(sample: Sample, slo: SLOSpec, window: str) -> str | None:
             f"no latency observations for the canary in the last {window}: the histogram's series exist but "
             "did not change"
         )
+    if p < 0:  # +Inf is a latency (beyond the largest bucket); -Inf or below zero is none
+        return f"the canary's p99 in the last {window} is {p}: not a latency (the latency query is wrong)"
     return None
 
 
@@ -243,6 +254,7 @@ def _routes(sample: Sample, slo: SLOSpec, checks: _Checks) -> RouteResult | None
         return None
     max_p99 = seconds(per_route.max_latency_p99) if per_route.max_latency_p99 else None
     judged = int(sample.routes_judged) if _finite(sample.routes_judged) and sample.routes_judged else 0
+    judged = max(judged, 0)
     result = RouteResult(
         judged=judged,
         min_requests=per_route.min_requests,
@@ -252,8 +264,13 @@ def _routes(sample: Sample, slo: SLOSpec, checks: _Checks) -> RouteResult | None
     if judged == 0:
         checks.unevaluated.append(f"per-route checks: no route had {per_route.min_requests} requests in the window")
         return result
+    # every judged route has an error rate (0 without errors, queries.combined): none is a partial answer
     worst = sample.worst_route
-    if worst is not None and _finite(worst[1]):
+    if worst is None:
+        checks.unevaluated.append("per-route error rate: no worst route by error rate among the judged routes")
+    elif not _rate(worst[1]):
+        checks.unevaluated.append(f"per-route error rate: route {worst[0]} error rate is {worst[1]}, not a rate")
+    else:
         result.worst_route, result.worst_route_error_rate = worst
         if worst[1] > per_route.max_error_rate:
             checks.failures.append(f"route {worst[0]} error rate {_pct(worst[1])} > {_pct(per_route.max_error_rate)}")
@@ -261,6 +278,8 @@ def _routes(sample: Sample, slo: SLOSpec, checks: _Checks) -> RouteResult | None
         slowest = sample.slowest_route
         if slowest is None or math.isnan(slowest[1]):
             checks.unevaluated.append("per-route p99: no latency histogram by route for the judged routes")
+        elif slowest[1] < 0:
+            checks.unevaluated.append(f"per-route p99: route {slowest[0]} p99 is {slowest[1]}, not a latency")
         else:
             result.slowest_route = slowest[0]
             result.slowest_route_latency_p99_seconds = _stored(slowest[1])

@@ -117,7 +117,7 @@ class CounterAndHistogram:
     def route_error_rate(self, t: Target) -> str:
         m, by = self._m(t), self.path_label
         five = f'{self.status_label}=~"5.."'
-        # routes without a 5xx series drop out: only routes that had errors can be the worst one
+        # routes without a 5xx series drop out here; combined() gives them 0
         return (
             f"sum by ({by}) (rate({self.counter}{{{m},{five}}}[{t.window}])) / "
             f"sum by ({by}) (rate({self.counter}{{{m}}}[{t.window}]))"
@@ -227,7 +227,11 @@ def combined(profile: Profile, t: Target, routes: RouteCheck | None = None) -> s
         judged = f"(({profile.route_requests(t)}) >= {routes.min_requests})"
         on = f"and on ({profile.route_label}) {judged}"
         parts.append(_tag(f"count({judged})", ROUTES_JUDGED))
-        parts.append(_tag(f"topk(1, ({profile.route_error_rate(t)}) {on})", ROUTE_ERROR_RATE))
+        # a route without a 5xx series has no error rate: 0 for it, so a judged route always has one (and an
+        # answer without a worst route is a partial one, never "no errors")
+        zero = f"(0 * ({profile.route_requests(t)}))"
+        rates = f"(({profile.route_error_rate(t)}) or on ({profile.route_label}) {zero})"
+        parts.append(_tag(f"topk(1, {rates} {on})", ROUTE_ERROR_RATE))
         if routes.latency:
             parts.append(_tag(f"topk(1, ({profile.route_latency_p99(t)}) {on})", ROUTE_LATENCY_P99))
     return " or ".join(parts)
