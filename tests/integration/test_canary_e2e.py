@@ -303,7 +303,7 @@ def test_no_traffic_holds_with_no_data_then_fails_at_the_deadline(rig: Rig) -> N
     r = rig.wait_rollout("failed at the deadline", lambda r: r.get("phase") == "Failed")
     took = time.monotonic() - started
     print(f"scenario 4: failed at the deadline after {took:.1f}s")
-    assert took >= 20
+    assert took >= 19  # the step's start is recorded to the second, so the 20 s may end up to 1 s early
     assert r["reason"] == "ProgressDeadlineExceeded"
     assert "no conclusive analysis within 20s" in r["message"]
     assert "AnalysisFailed" not in reasons(rig.rollout_events())  # no data is never a failed analysis
