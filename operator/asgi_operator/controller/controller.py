@@ -1,8 +1,8 @@
-"""The running controller: the store fed by the watches, a work queue feeding the reconciler on a small
-thread pool.
+"""The running controller: the store fed by the operator's own watches (controller.informer), a work queue
+feeding the reconciler on a small thread pool.
 
 The Kubernetes and Prometheus clients are synchronous; each reconcile runs in a worker thread so the event
-loop (Kopf's watches, the liveness probe) is never blocked.
+loop (Kopf's CRD and namespace watches, peering, the liveness probe) is never blocked.
 
 What wakes an AsgiService: a watch event that changes what one of its decisions depends on (observe.relevant:
 its spec, labels and annotations; a child's spec, metadata, or the Deployment status fields it reads), a child
@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..api import keys
-from ..api.kinds import ASGI_SERVICE, Kind
-from ..kube.api import ApiError, ApiUnreachable, KubeApi, RateLimiter, load_client
+from ..api.kinds import ASGI_SERVICE
+from ..kube.api import KubeApi, RateLimiter, load_client
 from ..routers import owned_kinds
 from . import memory, telemetry
 from .activity import Activity, peering_reader
+from .informer import Informer, informers
 from .namespaces import TerminatingNamespaces
 from .queue import Key, WorkQueue
 from .reachability import WaitForApi
@@ -35,19 +36,24 @@ RELEASE_AFTER_IDLE = (2.0, 15.0)  # seconds of an empty queue before the memory 
 # A child's status written by another controller (a Deployment's rollout progress) comes in quick series: its
 # owner is reconciled this long after the first change of a series, once for all of them.
 SETTLE = 1.0
-PRIME_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between the tries of a LIST at the start
 
 
 class Controller:
     def __init__(self, settings: Settings, api: KubeApi | None = None) -> None:
         self.settings = settings
-        self.api = api or KubeApi(
-            load_client(settings.kubeconfig),
-            timeout=settings.api_timeout,
-            limiter=RateLimiter(settings.api_qps, settings.api_burst),
-        )
+        limiter = RateLimiter(settings.api_qps, settings.api_burst)
+        self.api = api or KubeApi(load_client(settings.kubeconfig), timeout=settings.api_timeout, limiter=limiter)
         self.kinds = (ASGI_SERVICE, *owned_kinds())
         self.store = Store(owned_kinds())
+        streams = len(self.kinds) * max(1, len(settings.namespaces))
+        # the watches hold their connections for minutes: a pool of their own, so the reconciles' pool is theirs
+        watch_api = api or KubeApi(
+            load_client(settings.kubeconfig, connections=streams), timeout=settings.api_timeout, limiter=limiter
+        )
+        self.informers: list[Informer] = informers(
+            watch_api, self.store, self.kinds, settings.namespaces, self.observe, selector=keys.LABEL_NAME
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None  # set once the store is primed: wakes go there
         self.terminating = TerminatingNamespaces()
         self.reconciler = Reconciler(self.api, settings, self.store, terminating=self.terminating)
         self.queue = WorkQueue(self._work, concurrency=settings.concurrency)
@@ -62,40 +68,24 @@ class Controller:
         self._resuming: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Fill the store (one LIST per kind and namespace), then reconcile every AsgiService once (a restart
-        resumes every rollout), then serve the queue."""
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.prime)
+        """Fill the store (one LIST per kind and namespace, page by page), then reconcile every AsgiService once
+        (a restart resumes every rollout), serve the queue, and watch every kind from its list's version."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.prime)
+        self._loop = loop
         for namespace, name in self.store.names(ASGI_SERVICE):
             self.queue.enqueue((namespace, name))
         self.queue.start()
+        for informer in self.informers:
+            informer.start()
 
     def prime(self) -> None:
-        for kind in self.kinds:
-            for namespace in self.settings.namespaces or (None,):
-                try:
-                    selector = None if kind == ASGI_SERVICE else keys.LABEL_NAME
-                    self._prime_kind(kind, namespace, selector)
-                except ApiError as e:
-                    if e.not_found:
-                        continue  # not served (its CRD is not installed): nothing to keep
-                    log.warning("cannot list %s (%s): read from the API server instead", kind.plural, e.message)
-                    self.store.unlisted.add((kind.api_version, kind.kind))
-
-    def _prime_kind(self, kind: Kind, namespace: str | None, selector: str | None) -> None:
-        """One LIST into the store (page by page), tried again after an answer that says "later" (5xx, 429) or
-        none at all: a blip at the start must not leave a kind out of the store for the process' whole life."""
-        for delay in (*PRIME_RETRIES, None):
-            try:
-                for body in self.api.list(kind, namespace, selector):
-                    self.store.put(body)  # idempotent: a retry puts the same versions again
-                return
-            except (ApiError, ApiUnreachable) as e:
-                if delay is None or (isinstance(e, ApiError) and e.status != 429 and e.status < 500):
-                    raise
-                log.warning("listing %s failed (%s): trying again in %.1fs", kind.plural, e, delay)
-                time.sleep(delay)
+        for informer in self.informers:
+            informer.prime()
 
     async def stop(self) -> None:
+        for informer in self.informers:
+            informer.stop()
         if self._resuming is not None:
             self._resuming.cancel()
         await self.queue.stop()
@@ -106,10 +96,11 @@ class Controller:
         # on the loop's default executor: the reconcile threads may all be stuck in requests that time out
         return await asyncio.get_running_loop().run_in_executor(None, self.api.reachable)
 
-    # ------------------------------------------------------------------ fed by the watches (handlers.py)
-    def changed(self, event_type: str | None, body: dict[str, Any]) -> None:
-        """A watch event of a kept kind: into the store, then wake the AsgiService it matters to (deletions
-        always do; a change only when it touches what a decision depends on)."""
+    # ------------------------------------------------------------------ fed by the watches (informer threads)
+    def observe(self, event_type: str | None, body: dict[str, Any]) -> None:
+        """A watched object (listed: event_type None), in its informer's thread: into the store, then wake the
+        AsgiService it matters to, on the event loop (deletions always do; a change only when it touches what a
+        decision depends on). Before the first reconcile nothing is woken: the start reconciles everything."""
         kind, meta = body["kind"], body["metadata"]
         namespace, name = meta.get("namespace"), meta["name"]
         if namespace is None:
@@ -117,23 +108,33 @@ class Controller:
         if event_type == "DELETED":
             owner = self.store.remove(kind, namespace, name)
             if kind == ASGI_SERVICE.kind:
-                self.queue.forget((namespace, name))
-                telemetry.forget(namespace, name)
-                return
-            if owner is not None:
-                self.queue.enqueue((namespace, owner))
+                self._on_loop(self._forget, (namespace, name))
+            elif owner is not None:
+                self._on_loop(self.queue.enqueue, (namespace, owner))
             return
         wake = self.store.put(body)
         if wake is not None and wake.settle:
-            self.queue.enqueue_after((namespace, wake.owner), SETTLE)
+            self._on_loop(self.queue.enqueue_after, (namespace, wake.owner), SETTLE)
         elif wake is not None:
-            self.queue.enqueue((namespace, wake.owner))
+            self._on_loop(self.queue.enqueue, (namespace, wake.owner))
+
+    def _on_loop(self, call: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(call, *args)
+
+    def _forget(self, key: Key) -> None:
+        self.queue.forget(key)
+        telemetry.forget(*key)
 
     def crd_changed(self, group: str, *, appeared: bool = False) -> None:
         """Which kinds of `group` are served is asked again. A CRD of a kind the operator may own that appears
         (or becomes established) after the start wakes every AsgiService: one stalled on that missing kind
         converges now rather than at its next change (rare, so no bookkeeping of who was stalled)."""
         self.api.forget_discovery(group)
+        if appeared:
+            for informer in self.informers:
+                if informer.kind.group == group:
+                    informer.kick()  # a kind that was not served is listed and watched now
         if appeared and group in self._owned_groups:
             for namespace, name in self.store.names(ASGI_SERVICE):
                 self.queue.enqueue((namespace, name))
@@ -169,7 +170,7 @@ class Controller:
 
     def _after_burst(self, loop: asyncio.AbstractEventLoop) -> None:
         """Once the queue has been empty for a moment, give the memory of the burst back (controller.memory);
-        and once more a little later, when Kopf's per-object workers of the burst have ended too."""
+        and once more a little later, when the burst's last events have been taken in too."""
         for handle in self._trims:
             handle.cancel()
         self._trims = (

@@ -1,11 +1,11 @@
-"""The operator's memory of the cluster: every AsgiService and every object one may own, as the watches Kopf
-already holds deliver them. Reconciles read here instead of sending GETs (0 reads per reconcile, like a
-client-go informer cache).
+"""The operator's memory of the cluster: every AsgiService and every object one may own, as the operator's own
+watches deliver them (controller.informer). Reconciles read here instead of sending GETs (0 reads per
+reconcile, like a client-go informer cache).
 
 Filled at startup by one LIST per kind (with the asgi.dev/name label selector) before the first reconcile, so a
-reconcile never sees a half-filled store, then kept current by the watch events Kopf delivers. A kind the
-operator may not list (a missing permission) is not kept: reads of it go to the API server, where the missing
-permission becomes a condition on the AsgiService, as for any write.
+reconcile never sees a half-filled store, then kept current by a watch per kind from that list's version. A
+kind the operator may not list (a missing permission) is not kept: reads of it go to the API server, where the
+missing permission becomes a condition on the AsgiService, as for any write.
 
 A stale entry can cost a retry, never a wrong write: status is written with a resourceVersion precondition,
 child deletions with a UID precondition, and applies are idempotent. The operator's own writes are put back
@@ -90,6 +90,23 @@ class Store:
         """(namespace, name) of every object of a kind kept here."""
         with self._lock:
             return [(ns, name) for k, ns, name in self._entries if k == kind.kind]
+
+    def absent(
+        self, kind: Kind, namespace: str | None, listed: set[tuple[str, str]], version: str
+    ) -> list[tuple[str, str]]:
+        """After a LIST of `kind` (in `namespace`, or all) at `version`: (namespace, name) of what is kept here but
+        was not listed, so was deleted meanwhile. An entry newer than the list (the operator's own write since)
+        is not: the watch from that version brings its news."""
+        limit = int(version) if version.isdigit() else None
+        with self._lock:
+            return [
+                (ns, name)
+                for (k, ns, name), entry in self._entries.items()
+                if k == kind.kind
+                and (namespace is None or ns == namespace)
+                and (ns, name) not in listed
+                and (limit is None or entry.version is None or entry.version <= limit)
+            ]
 
     def put(self, body: Body) -> Wake | None:
         """Keep the newest version of an object. Returns the AsgiService to wake when the change matters to it

@@ -29,6 +29,12 @@ API_WRITES: Final = Counter(
     "Write requests sent to the Kubernetes API, by kind and verb.",
     ["kind", "verb"],
 )
+WATCH_RESTARTS: Final = Counter(
+    "asgi_operator_watch_restarts_total",
+    "Watches of the kinds the operator keeps, started again, by kind and why (ended: the server's timeout or a "
+    "closed stream; expired: 410 Gone, listed again; unreachable: no answer; error: another failure).",
+    ["kind", "reason"],
+)
 CANARY_WEIGHT: Final = Gauge(
     "asgi_operator_canary_weight_percent", "Share of traffic on the canary.", ["namespace", "name"]
 )

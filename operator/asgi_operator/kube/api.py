@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any, Final
 
 import urllib3
@@ -108,10 +108,15 @@ TRANSPORT_ERRORS: Final = (urllib3.exceptions.HTTPError, OSError)
 _NO_ANSWER: Final = (*TRANSPORT_ERRORS, client.ApiException)
 
 
-def load_client(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
+def load_client(
+    kubeconfig: str | None = None, context: str | None = None, *, connections: int | None = None
+) -> client.ApiClient:
     """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account. With
-    `context`, that context of the kubeconfig (never the in-cluster account)."""
+    `context`, that context of the kubeconfig (never the in-cluster account). `connections`: how many it keeps
+    open at once (default: 5 per CPU); a request beyond that opens a connection and closes it afterwards."""
     configuration = client.Configuration()
+    if connections is not None:
+        configuration.connection_pool_maxsize = connections
     if kubeconfig or context:
         config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
     else:
@@ -178,6 +183,45 @@ class RateLimiter:
             wait = -self._tokens / self.qps if self._tokens < 0 else 0.0
         if wait > 0:
             time.sleep(wait)
+
+
+class Listing:
+    """One LIST of a kind, page by page (`limit` and `continue`), iterated once. Every page is read at the
+    version of the first one (a consistent snapshot); `resource_version` is that version once the first page is
+    read: a watch from it misses nothing that changed after the list."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        kind: Kind,
+        namespace: str | None,
+        label_selector: str | None = None,
+        page: int = 250,
+        *,
+        field_selector: str | None = None,
+    ) -> None:
+        self.api, self.kind, self.namespace, self.page = api, kind, namespace, page
+        self.label_selector, self.field_selector = label_selector, field_selector
+        self.resource_version = ""
+
+    def __iter__(self) -> Iterator[Body]:
+        token = ""
+        while True:
+            query = [("limit", str(self.page))]
+            if self.label_selector:
+                query.append(("labelSelector", self.label_selector))
+            if self.field_selector:
+                query.append(("fieldSelector", self.field_selector))
+            if token:
+                query.append(("continue", token))
+            out = self.api.request("GET", self.kind.path(self.namespace), query=query) or {}
+            meta = out.get("metadata") or {}
+            self.resource_version = self.resource_version or str(meta.get("resourceVersion") or "")
+            for item in out.get("items", []):
+                yield {"apiVersion": self.kind.api_version, "kind": self.kind.kind, **item}
+            token = meta.get("continue") or ""
+            if not token:
+                return
 
 
 # 429 Too Many Requests (API Priority and Fairness): waited out this many times, never longer than this each
@@ -256,18 +300,22 @@ class KubeApi:
         namespace: str | None,
         *,
         name: str | None = None,
+        label_selector: str | None = None,
         resource_version: str | None = None,
         timeout_seconds: int = 300,
-    ) -> Iterator[Body]:
+    ) -> Generator[Body]:
         """The API's watch (`?watch=true`): its events as they arrive, `{"type": ADDED | MODIFIED | DELETED |
         BOOKMARK | ERROR, "object": ...}`, until the server ends the watch after `timeout_seconds`. With `name`,
-        only that object (a field selector on metadata.name); with `resource_version`, the changes after it. A
-        version too old for the server ends in an ERROR event whose object is a Status with code 410 (Gone): read
-        the object again and watch from its new version."""
+        only that object (a field selector on metadata.name); with `label_selector`, only the objects it selects;
+        with `resource_version`, the changes after it. A version too old for the server ends in an ERROR event
+        whose object is a Status with code 410 (Gone): read again and watch from the new version. No answer, or a
+        connection broken mid-stream, raises ApiUnreachable."""
         path = kind.path(namespace)
         query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(max(1, timeout_seconds)))]
         if name:
             query.append(("fieldSelector", f"metadata.name={name}"))
+        if label_selector:
+            query.append(("labelSelector", label_selector))
         if resource_version:
             query.append(("resourceVersion", resource_version))
         serialized = self._api.param_serialize(
@@ -279,23 +327,29 @@ class KubeApi:
             auth_settings=["BearerToken"],
         )
         self._limiter.acquire()
-        # connect as any request; a read may wait the whole watch (the server ends it at timeout_seconds)
-        response = self._api.call_api(
-            "GET",
-            serialized[1],
-            header_params=serialized[2],
-            _request_timeout=(self._timeout, timeout_seconds + self._timeout),
-        )
+        try:
+            # connect as any request; a read may wait the whole watch (the server ends it at timeout_seconds)
+            response = self._api.call_api(
+                "GET",
+                serialized[1],
+                header_params=serialized[2],
+                _request_timeout=(self._timeout, timeout_seconds + self._timeout),
+            )
+        except _NO_ANSWER as e:
+            raise ApiUnreachable("GET", path, e) from e
         if not 200 <= response.status < 300:
             raise _api_error(response.status, response.reason or "", response.read(), "GET", path)
         stream, finished = response.response, False  # urllib3's response, not read yet: streamed line by line
         try:
             pending = b""
-            for chunk in stream.stream(amt=None, decode_content=True):
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
+            try:
+                for chunk in stream.stream(amt=None, decode_content=True):
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+            except _NO_ANSWER as e:  # the connection broke mid-stream (reset, read timeout)
+                raise ApiUnreachable("GET", path, e) from e
             if pending.strip():
                 yield json.loads(pending)
             finished = True
@@ -324,19 +378,7 @@ class KubeApi:
     ) -> Iterator[Body]:
         """Every object of a kind (in one namespace, or all), with the kind set on each item, fetched in pages
         so that a large list never sits in memory whole."""
-        token = ""
-        while True:
-            query = [("limit", str(page))] + ([("labelSelector", label_selector)] if label_selector else [])
-            if field_selector:
-                query.append(("fieldSelector", field_selector))
-            if token:
-                query.append(("continue", token))
-            out = self.request("GET", kind.path(namespace), query=query) or {}
-            for item in out.get("items", []):
-                yield {"apiVersion": kind.api_version, "kind": kind.kind, **item}
-            token = (out.get("metadata") or {}).get("continue") or ""
-            if not token:
-                return
+        return iter(Listing(self, kind, namespace, label_selector, page, field_selector=field_selector))
 
     def apply(
         self, kind: Kind, manifest: Body, *, field_manager: str = keys.FIELD_MANAGER, dry_run: bool = False

@@ -1,0 +1,219 @@
+"""The operator's own watches of the kinds kept in the store (AsgiServices and every kind one may own), like
+client-go's reflector: one LIST, then a WATCH from the list's resourceVersion, per kind and watched namespace,
+each in a thread of its own. Every object goes to `sink` in that thread (the controller puts it in the store and
+wakes its AsgiService on the event loop).
+
+Why not Kopf's `@kopf.on.event`: Kopf runs a worker per object, and its stream does not wait for them, so at a
+restart every listed child waits in Kopf's queues with its parsed body at once (the restart's memory peak with
+thousands of children), and Kopf listed every kind a second time after the store's own LIST. Here a LIST page
+goes into the store before the next one is read, and the watch starts from the version of the store's LIST.
+
+What a watch meets, and what it does:
+- the server ends the stream (its timeout, every 5 minutes) or the connection breaks: WATCH again from the
+  last version seen (bookmarks keep it current on a quiet kind);
+- 410 Gone (that version left the API server's watch cache, or etcd compacted it): LIST again; whatever the
+  store held of that kind and namespace, no newer than the list, and the list lacks, was deleted meanwhile;
+- no answer at all (the API server restarting): WATCH again from the same version, after 0.5, 1, 2, then every
+  4 seconds (the server most likely still has it: no relist of thousands of objects after a restart);
+- any other error (a 500, e.g. for a history etcd can no longer give whole): LIST again after that pause;
+- 404 (the kind is not served: its CRD is not installed): waits for a CRD of its group to change (`kick`, from
+  Kopf's CRD watch), then lists. Nothing is polled;
+- 403 (this identity may not list it): the kind is not kept; reads of it go to the API server (Store.unlisted),
+  where a missing permission becomes a condition on the AsgiService.
+
+With peering, a paused replica's watches go on feeding its store (a warm standby); its reconciles are held by
+controller.activity.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Final
+
+from ..api.kinds import Kind
+from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi, Listing
+from . import telemetry
+from .store import Store
+
+log = logging.getLogger(__name__)
+Sink = Callable[[str | None, Body], None]  # (ADDED | MODIFIED | DELETED, or None for a listed object; object)
+RETRY_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)  # seconds before each try again after no answer or a 5xx/429
+WATCH_SECONDS: Final = 300  # the server ends each watch after this long (then it is renewed)
+
+
+class Informer:
+    def __init__(
+        self,
+        api: KubeApi,
+        store: Store,
+        kind: Kind,
+        namespace: str | None,
+        sink: Sink,
+        *,
+        selector: str | None = None,
+        page: int = 250,
+        watch_seconds: int = WATCH_SECONDS,
+    ) -> None:
+        self.api, self.store, self.kind, self.namespace, self.sink = api, store, kind, namespace, sink
+        self.selector, self.page, self.watch_seconds = selector, page, watch_seconds
+        self.version: str | None = None  # where the watch goes on from (None: LIST first)
+        self.served = True  # False after a 404, until a CRD of its group changes
+        self._kicked = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.plural}" + (f" in {self.namespace}" if self.namespace else "")
+
+    # ------------------------------------------------------------------ control (any thread)
+    def prime(self) -> None:
+        """The first LIST, in the caller's thread (the store is full before the first reconcile). An answer that
+        says "later" (5xx, 429, 410 for an expired page) or none at all is tried again for about 20 s; a kind not
+        served waits for its CRD; one this identity may not list, or that keeps failing, is read from the API
+        server instead (not kept). No answer at all for that long ends the start (the process is restarted)."""
+        delays = iter((*RETRY_DELAYS, *RETRY_DELAYS[-1:] * 3))
+        while not self._stopping.is_set():
+            try:
+                self.version = self.relist()
+                return
+            except (ApiError, ApiUnreachable) as e:
+                if self._settled_by(e):
+                    return
+                later = isinstance(e, ApiUnreachable) or e.status in (410, 429) or e.status >= 500
+                delay = next(delays, None)
+                if delay is None or not later:
+                    if isinstance(e, ApiUnreachable):
+                        raise
+                    log.warning("cannot list %s (%s): read from the API server instead", self.name, e.message)
+                    self.store.unlisted.add((self.kind.api_version, self.kind.kind))
+                    return
+                log.warning("listing %s failed (%s): trying again in %.1fs", self.name, e, delay)
+                self._stopping.wait(delay)
+
+    def start(self) -> None:
+        """Watch (and list again whenever needed) in a thread of its own, until `stop`."""
+        if self._thread is None and (self.kind.api_version, self.kind.kind) not in self.store.unlisted:
+            self._thread = threading.Thread(target=self._run, name=f"watch-{self.kind.plural}", daemon=True)
+            self._thread.start()
+
+    def kick(self) -> None:
+        """A CRD of this kind's group appeared or changed: a kind that was not served is listed now."""
+        self._kicked.set()
+
+    def stop(self) -> None:
+        """The thread ends at its next event or bookmark (it is a daemon: the process never waits for it)."""
+        self._stopping.set()
+        self._kicked.set()
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not self.served:
+                    self._kicked.wait()
+                    self._kicked.clear()
+                    self.served = True
+                    continue
+                if self.version is None:
+                    self.version = self.relist()
+                self._watch(self.version)
+                self._failures = 0
+                telemetry.WATCH_RESTARTS.labels(self.kind.kind, "ended").inc()
+            except ApiError as e:
+                if e.status == 410:
+                    log.info("watch of %s: version %s is gone: listing again", self.name, self.version)
+                    telemetry.WATCH_RESTARTS.labels(self.kind.kind, "expired").inc()
+                    self.version = None
+                elif self._settled_by(e):
+                    if (self.kind.api_version, self.kind.kind) in self.store.unlisted:
+                        return  # not allowed: read from the API server from now on
+                else:
+                    # 429: the same watch a moment later; any other error (a 500 for a history etcd cannot give
+                    # whole) may repeat for that version: list again, as client-go's reflector does
+                    if e.status != 429:
+                        self.version = None
+                    self._pause(e, "error")
+            except ApiUnreachable as e:
+                self._pause(e, "unreachable")  # the same version again: the server most likely still has it
+            except Exception as e:  # a bug must not end the watch for the process' life
+                log.exception("watch of %s failed", self.name)
+                self.version = None
+                self._pause(e, "error")
+
+    def _settled_by(self, e: Exception) -> bool:
+        """404: not served (wait for its CRD); 403: not allowed (not kept). True if `e` was one of them."""
+        if not isinstance(e, ApiError):
+            return False
+        if e.not_found:
+            if self.served:
+                log.info("%s is not served: waiting for its CRD", self.name)
+            self.served, self.version = False, None
+            return True
+        if e.forbidden:
+            log.warning("cannot list %s (%s): read from the API server instead", self.name, e.message)
+            self.store.unlisted.add((self.kind.api_version, self.kind.kind))
+            return True
+        return False
+
+    def _pause(self, e: Exception, reason: str) -> None:
+        self._failures += 1
+        telemetry.WATCH_RESTARTS.labels(self.kind.kind, reason).inc()
+        delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
+        (log.warning if self._failures == 1 else log.debug)(
+            "watch of %s failed (%s): trying again in %.1fs", self.name, e, delay
+        )
+        self._stopping.wait(delay)
+
+    def relist(self) -> str:
+        """LIST into the store, page by page; what it held of this kind and namespace that the list lacks (and
+        is no newer than the list) is gone. The list's version."""
+        listing = Listing(self.api, self.kind, self.namespace, self.selector, self.page)
+        seen: set[tuple[str, str]] = set()
+        for body in listing:
+            meta = body["metadata"]
+            seen.add((str(meta.get("namespace", "")), str(meta["name"])))
+            self.sink(None, body)
+        for namespace, name in self.store.absent(self.kind, self.namespace, seen, listing.resource_version):
+            self.sink("DELETED", {"kind": self.kind.kind, "metadata": {"namespace": namespace, "name": name}})
+        return listing.resource_version
+
+    def _watch(self, version: str) -> None:
+        events = self.api.watch(
+            self.kind,
+            self.namespace,
+            label_selector=self.selector,
+            resource_version=version,
+            timeout_seconds=self.watch_seconds,
+        )
+        for event in events:
+            kind, body = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                raise ApiError(
+                    int(body.get("code") or 500),
+                    str(body.get("reason", "")),
+                    str(body.get("message", "")),
+                    "WATCH",
+                    self.kind.path(self.namespace),
+                )
+            if kind in ("ADDED", "MODIFIED", "DELETED"):
+                self.sink(kind, {**body, "apiVersion": self.kind.api_version, "kind": self.kind.kind})
+            self.version = str((body.get("metadata") or {}).get("resourceVersion") or self.version)
+            if self._stopping.is_set():
+                events.close()
+                return
+
+
+def informers(
+    api: KubeApi, store: Store, kinds: tuple[Kind, ...], namespaces: tuple[str, ...], sink: Sink, *, selector: str
+) -> list[Informer]:
+    """One informer per kind and watched namespace (one per kind for all namespaces). The first kind (the
+    AsgiService) is listed whole; the others only with `selector` (the objects an AsgiService owns)."""
+    return [
+        Informer(api, store, kind, namespace, sink, selector=None if i == 0 else selector)
+        for i, kind in enumerate(kinds)
+        for namespace in namespaces or (None,)
+    ]
