@@ -6,7 +6,8 @@
     the other pauses. Nothing conflicting is written: no status regression (the position only ever moves
     forward), no duplicate or missing step event, a stale write of the resumed one is refused with 409 (status
     writes carry the resourceVersion they were decided on), and the paused replica writes nothing at all, timers
-    of its own rollout queue included (Kopf's pause stops Kopf's watches, not the controller's wake-ups).
+    of its own rollout queue included (a paused replica's own watches go on feeding its store, and its
+    rollout wake-ups go on firing: controller.activity holds every reconcile).
 """
 
 from __future__ import annotations

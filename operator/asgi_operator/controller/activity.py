@@ -1,8 +1,8 @@
 """Is this replica the active one? With Kopf peering (several replicas, one active), Kopf pauses a replica by
-closing its watches: no event reaches the controller any more. The controller's own wake-ups (a rollout's next
-analysis, a retry) are no watch events, and Kopf does not know them: without this gate a paused replica would go
-on reconciling from a store that no longer changes, and write on stale data (status writes would be refused with
-409 and retried at once, for as long as the pause lasts).
+closing its own watches (CRDs, namespaces), but the controller's watches (controller.informer) go on feeding
+the store, a warm standby, and its own wake-ups (a rollout's next analysis, a retry) are no watch events at all:
+Kopf knows none of them. Without this gate a paused replica would go on reconciling and writing next to the
+active one (status writes refused with 409 and retried, events posted twice).
 
 So every reconcile first asks `Activity.active()`: Kopf's own rule (kopf/_core/engines/peering.py,
 `process_peering_event`) applied to the peering object's status: a replica is paused while another live peer
@@ -69,6 +69,11 @@ class Activity:
         self._known: tuple[float, bool] | None = None  # (when read, active)
         self.parked: set[Key] = set()
         self._lock = threading.Lock()  # reconciles ask from several threads
+
+    @property
+    def standalone(self) -> bool:
+        """No peering: always active (nothing to ask, nothing to park)."""
+        return self._read is None
 
     def active(self) -> bool:
         """Standalone: always. With peering: by the peering objects, read at most once per ttl; the last verdict

@@ -147,7 +147,8 @@ class Controller:
 
     async def _work(self, key: Key) -> float | None:
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self._executor, self.activity.admit, key):
+        # with peering the verdict may need a read of the peering object: in a thread, never on the loop
+        if not self.activity.standalone and not await loop.run_in_executor(self._executor, self.activity.admit, key):
             if self._resuming is None or self._resuming.done():
                 self._resuming = asyncio.create_task(self._resume(), name="resume-parked")
             return None  # paused: parked until this replica is the active one again

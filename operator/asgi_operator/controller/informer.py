@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 Sink = Callable[[str | None, Body], None]  # (ADDED | MODIFIED | DELETED, or None for a listed object; object)
 RETRY_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)  # seconds before each try again after no answer or a 5xx/429
 WATCH_SECONDS: Final = 300  # the server ends each watch after this long (then it is renewed)
+# Objects per LIST page. A page is parsed whole before it goes into the store, so it sets the restart's peak
+# RSS: measured with 1,000 AsgiServices (7,000 objects), 130 MiB with pages of 250, 106 with pages of 50; once
+# settled both 103-105 MiB (the process that created the objects: 96). A restart sends a LIST per page.
+LIST_PAGE: Final = 100
 
 
 class Informer:
@@ -53,7 +57,7 @@ class Informer:
         sink: Sink,
         *,
         selector: str | None = None,
-        page: int = 250,
+        page: int = LIST_PAGE,
         watch_seconds: int = WATCH_SECONDS,
     ) -> None:
         self.api, self.store, self.kind, self.namespace, self.sink = api, store, kind, namespace, sink
