@@ -93,3 +93,5 @@ def test_an_unreadable_peering_object_keeps_the_last_verdict() -> None:
 def test_standalone_is_always_active() -> None:
     activity = Activity(None, "me", 0)
     assert activity.admit(("ns", "web")) and activity.parked == set()
+    assert activity.standalone  # the controller skips asking (no thread hop per reconcile)
+    assert not Activity(lambda: [], "me", 0).standalone

@@ -48,7 +48,9 @@ class Controller:
         streams = len(self.kinds) * max(1, len(settings.namespaces))
         # the watches hold their connections for minutes: a pool of their own, so the reconciles' pool is theirs
         watch_api = api or KubeApi(
-            load_client(settings.kubeconfig, connections=streams), timeout=settings.api_timeout, limiter=limiter
+            load_client(settings.kubeconfig, connections=streams, transport_retries=False),
+            timeout=settings.api_timeout,
+            limiter=limiter,
         )
         self.informers: list[Informer] = informers(
             watch_api, self.store, self.kinds, settings.namespaces, self.observe, selector=keys.LABEL_NAME

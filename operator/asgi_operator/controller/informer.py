@@ -13,8 +13,11 @@ What a watch meets, and what it does:
   last version seen (bookmarks keep it current on a quiet kind);
 - 410 Gone (that version left the API server's watch cache, or etcd compacted it): LIST again; whatever the
   store held of that kind and namespace, no newer than the list, and the list lacks, was deleted meanwhile;
-- no answer at all (the API server restarting): WATCH again from the same version, after 0.5, 1, 2, then every
-  4 seconds (the server most likely still has it: no relist of thousands of objects after a restart);
+- no answer at all (the API server restarting): every watch waits for ONE probe of `/readyz` shared by all
+  (every 0.25 s at first, then every 2 s: `ApiGate`), then WATCHes again from the same version (a restarted API
+  server answers 410 and the kind is listed again). The store is current again about a second after the API
+  server is, whatever the outage's length; a watch that keeps failing while `/readyz` says ready backs off
+  0.5, 1, 2, then 4 s;
 - any other error (a 500, e.g. for a history etcd can no longer give whole): LIST again after that pause;
 - 404 (the kind is not served: its CRD is not installed): waits for a CRD of its group to change (`kick`, from
   Kopf's CRD watch), then lists. Nothing is polled;
@@ -47,6 +50,38 @@ WATCH_SECONDS: Final = 300  # the server ends each watch after this long (then i
 LIST_PAGE: Final = 100
 
 
+class ApiGate:
+    """Watches waiting for an API server that does not answer: the first one probes `/readyz` (every 0.25 s,
+    doubling up to 2 s) and the others wait for its verdict, so an outage costs one request at a time, not one
+    per watch, and every watch goes on as soon as the server is ready."""
+
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._probing = False
+
+    def wait(self, stopping: threading.Event) -> None:
+        with self._lock:
+            probe = not self._probing
+            if probe:
+                self._probing = True
+                self._ready.clear()
+        if not probe:
+            while not self._ready.wait(0.5) and not stopping.is_set():
+                pass
+            return
+        try:
+            delay = 0.25
+            while not stopping.is_set() and not self.api.reachable():
+                stopping.wait(delay)
+                delay = min(2 * delay, 2.0)
+        finally:
+            with self._lock:
+                self._probing = False
+                self._ready.set()
+
+
 class Informer:
     def __init__(
         self,
@@ -59,8 +94,10 @@ class Informer:
         selector: str | None = None,
         page: int = LIST_PAGE,
         watch_seconds: int = WATCH_SECONDS,
+        gate: ApiGate | None = None,
     ) -> None:
         self.api, self.store, self.kind, self.namespace, self.sink = api, store, kind, namespace, sink
+        self.gate = gate or ApiGate(api)
         self.selector, self.page, self.watch_seconds = selector, page, watch_seconds
         self.version: str | None = None  # where the watch goes on from (None: LIST first)
         self.served = True  # False after a 404, until a CRD of its group changes
@@ -142,7 +179,18 @@ class Informer:
                         self.version = None
                     self._pause(e, "error")
             except ApiUnreachable as e:
-                self._pause(e, "unreachable")  # the same version again: the server most likely still has it
+                # the same version again once the server is ready (it most likely still has it)
+                telemetry.WATCH_RESTARTS.labels(self.kind.kind, "unreachable").inc()
+                self._failures += 1
+                log.log(
+                    logging.WARNING if self._failures == 1 else logging.DEBUG,
+                    "watch of %s: no answer (%s): watching again once the API server is ready",
+                    self.name,
+                    e,
+                )
+                self.gate.wait(self._stopping)
+                if self._failures > 2:  # ready, yet the watch keeps breaking: do not hammer
+                    self._stopping.wait(RETRY_DELAYS[min(self._failures - 2, len(RETRY_DELAYS)) - 1])
             except Exception as e:  # a bug must not end the watch for the process' life
                 log.exception("watch of %s failed", self.name)
                 self.version = None
@@ -194,6 +242,7 @@ class Informer:
             timeout_seconds=self.watch_seconds,
         )
         for event in events:
+            self._failures = 0  # the watch is up: a later break is no repeated failure
             kind, body = event.get("type"), event.get("object") or {}
             if kind == "ERROR":
                 raise ApiError(
@@ -216,8 +265,9 @@ def informers(
 ) -> list[Informer]:
     """One informer per kind and watched namespace (one per kind for all namespaces). The first kind (the
     AsgiService) is listed whole; the others only with `selector` (the objects an AsgiService owns)."""
+    gate = ApiGate(api)
     return [
-        Informer(api, store, kind, namespace, sink, selector=None if i == 0 else selector)
+        Informer(api, store, kind, namespace, sink, selector=None if i == 0 else selector, gate=gate)
         for i, kind in enumerate(kinds)
         for namespace in namespaces or (None,)
     ]

@@ -109,14 +109,22 @@ _NO_ANSWER: Final = (*TRANSPORT_ERRORS, client.ApiException)
 
 
 def load_client(
-    kubeconfig: str | None = None, context: str | None = None, *, connections: int | None = None
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    connections: int | None = None,
+    transport_retries: bool = True,
 ) -> client.ApiClient:
     """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account. With
     `context`, that context of the kubeconfig (never the in-cluster account). `connections`: how many it keeps
-    open at once (default: 5 per CPU); a request beyond that opens a connection and closes it afterwards."""
+    open at once (default: 5 per CPU); a request beyond that opens a connection and closes it afterwards.
+    `transport_retries=False`: a refused or broken connection fails at once (urllib3 otherwise tries 3 times more,
+    logging each), for a caller that waits for the server its own way."""
     configuration = client.Configuration()
     if connections is not None:
         configuration.connection_pool_maxsize = connections
+    if not transport_retries:
+        configuration.retries = False
     if kubeconfig or context:
         config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
     else:
