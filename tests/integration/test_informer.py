@@ -152,7 +152,7 @@ def crd(group: str) -> dict[str, Any]:
     }
 
 
-def test_a_kind_whose_crd_comes_later_is_listed_once_its_crd_is_announced(
+def test_a_kind_whose_crd_comes_later_is_listed_once_announced_and_dropped_with_it(
     cluster: Cluster, namespace: str, api: KubeApi, running: list[Informer]
 ) -> None:
     group = f"i{uuid.uuid4().hex[:8]}.example.com"
@@ -176,6 +176,9 @@ def test_a_kind_whose_crd_comes_later_is_listed_once_its_crd_is_announced(
         assert store.get(widget, namespace, "w") is not None
         cluster.kubectl("label", "widget", "w", "-n", namespace, "extra=1")
         wait_until("and watched", lambda: sink.saw("MODIFIED", "w"), 30)
+        cluster.kubectl("delete", "crd", f"widgets.{group}")  # its objects go with it
+        wait_until("the kind's objects are dropped", lambda: store.get(widget, namespace, "w") is None, 60)
+        assert sink.saw("DELETED", "w")
     finally:
         cluster.kubectl("delete", "crd", f"widgets.{group}", "--wait=false", check=False)
 

@@ -19,8 +19,8 @@ What a watch meets, and what it does:
   server is, whatever the outage's length; a watch that keeps failing while `/readyz` says ready backs off
   0.5, 1, 2, then 4 s;
 - any other error (a 500, e.g. for a history etcd can no longer give whole): LIST again after that pause;
-- 404 (the kind is not served: its CRD is not installed): waits for a CRD of its group to change (`kick`, from
-  Kopf's CRD watch), then lists. Nothing is polled;
+- 404 (the kind is not served: its CRD is not installed, or was removed): what the store held of it is gone;
+  waits for a CRD of its group to change (`kick`, from Kopf's CRD watch), then lists. Nothing is polled;
 - 403 (this identity may not list it): the kind is not kept; reads of it go to the API server (Store.unlisted),
   where a missing permission becomes a condition on the AsgiService.
 
@@ -204,6 +204,8 @@ class Informer:
             if self.served:
                 log.info("%s is not served: waiting for its CRD", self.name)
             self.served, self.version = False, None
+            # its CRD was removed: its objects went with it (their owners are woken, and learn it is missing)
+            self._forget_all()
             return True
         if e.forbidden:
             log.warning("cannot list %s (%s): read from the API server instead", self.name, e.message)
@@ -229,9 +231,13 @@ class Informer:
             meta = body["metadata"]
             seen.add((str(meta.get("namespace", "")), str(meta["name"])))
             self.sink(None, body)
-        for namespace, name in self.store.absent(self.kind, self.namespace, seen, listing.resource_version):
-            self.sink("DELETED", {"kind": self.kind.kind, "metadata": {"namespace": namespace, "name": name}})
+        self._forget_all(seen, listing.resource_version)
         return listing.resource_version
+
+    def _forget_all(self, listed: set[tuple[str, str]] | None = None, version: str = "") -> None:
+        """Everything kept of this kind and namespace but `listed` (and no newer than `version`) is gone."""
+        for namespace, name in self.store.absent(self.kind, self.namespace, listed or set(), version):
+            self.sink("DELETED", {"kind": self.kind.kind, "metadata": {"namespace": namespace, "name": name}})
 
     def _watch(self, version: str) -> None:
         events = self.api.watch(
