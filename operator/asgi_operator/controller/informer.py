@@ -179,18 +179,7 @@ class Informer:
                         self.version = None
                     self._pause(e, "error")
             except ApiUnreachable as e:
-                # the same version again once the server is ready (it most likely still has it)
-                telemetry.WATCH_RESTARTS.labels(self.kind.kind, "unreachable").inc()
-                self._failures += 1
-                log.log(
-                    logging.WARNING if self._failures == 1 else logging.DEBUG,
-                    "watch of %s: no answer (%s): watching again once the API server is ready",
-                    self.name,
-                    e,
-                )
-                self.gate.wait(self._stopping)
-                if self._failures > 2:  # ready, yet the watch keeps breaking: do not hammer
-                    self._stopping.wait(RETRY_DELAYS[min(self._failures - 2, len(RETRY_DELAYS)) - 1])
+                self._pause(e, "unreachable")  # then the same version (the server most likely still has it)
             except Exception as e:  # a bug must not end the watch for the process' life
                 log.exception("watch of %s failed", self.name)
                 self.version = None
@@ -214,13 +203,23 @@ class Informer:
         return False
 
     def _pause(self, e: Exception, reason: str) -> None:
+        """Before trying again: no answer waits for the API server's /readyz (one probe shared by every watch),
+        and backs off only from the third failure in a row (ready, yet the watch keeps breaking); other errors
+        back off 0.5, 1, 2, then 4 s."""
         self._failures += 1
         telemetry.WATCH_RESTARTS.labels(self.kind.kind, reason).inc()
-        delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
+        unreachable = reason == "unreachable"
         (log.warning if self._failures == 1 else log.debug)(
-            "watch of %s failed (%s): trying again in %.1fs", self.name, e, delay
+            "watch of %s failed (%s): trying again %s",
+            self.name,
+            e,
+            "once the API server is ready" if unreachable else "after a pause",
         )
-        self._stopping.wait(delay)
+        if unreachable:
+            self.gate.wait(self._stopping)
+        tries = self._failures - 2 if unreachable else self._failures
+        if tries > 0:
+            self._stopping.wait(RETRY_DELAYS[min(tries, len(RETRY_DELAYS)) - 1])
 
     def relist(self) -> str:
         """LIST into the store, page by page; what it held of this kind and namespace that the list lacks (and
