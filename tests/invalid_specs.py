@@ -232,6 +232,25 @@ INVALID: list[Invalid] = [
         "spec.rollout.slo.window",
         ("at least 2 scrapes",),
     ),
+    # an analysis more often than one scrape finds no new sample (RollingUpdate has no analysis: AT_THE_EDGE)
+    Invalid(
+        "analysis-interval-shorter-than-one-scrape",
+        {"spec.metrics": {"interval": "1m"}, "spec.rollout": {"interval": "10s"}},
+        "spec.rollout.interval",
+        ("rollout.interval 10s is shorter than one scrape (metrics.interval 1m)", "at least 1m"),
+    ),
+    Invalid(
+        "analysis-interval-shorter-than-the-default-scrape",
+        {"spec.rollout": {"interval": "5s"}},
+        "spec.rollout.interval",
+        ("rollout.interval 5s is shorter than one scrape (metrics.interval 10s)",),
+    ),
+    Invalid(
+        "scrape-interval-longer-than-the-default-analysis-interval",
+        {"spec.metrics": {"interval": "2m"}},
+        "spec.rollout.interval",
+        ("rollout.interval 1m is shorter than one scrape (metrics.interval 2m)", "metrics.interval to at most 1m"),
+    ),
     Invalid(
         "scrape-interval-below-a-second",
         {"spec.metrics": {"interval": "500ms"}},
@@ -923,6 +942,11 @@ AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
     ),
     ("window-exactly-two-scrapes", {"spec.metrics": {"interval": "15s"}, "spec.rollout": {"slo": {"window": "30s"}}}),
     ("scrape-interval-one-second", {"spec.metrics": {"interval": "1s"}}),
+    ("analysis-interval-exactly-one-scrape", {"spec.metrics": {"interval": "60s"}, "spec.rollout": {"interval": "1m"}}),
+    (
+        "rolling-update-has-no-analysis-interval",
+        {"spec.metrics": {"interval": "1m"}, "spec.rollout": {"strategy": "RollingUpdate", "interval": "10s"}},
+    ),
     # Prometheus auth: a method, headers and TLS together; credentials over http:// (a mesh); tls with no address
     (
         "prom-auth-everything-at-once",

@@ -76,7 +76,7 @@ from .rules import Rule, cel_string
 from .scheduling import HOSTNAME_KEY, ZONE_KEY, Affinity, Toleration, TopologySpreadConstraint
 from .server import DEFAULT_KEEP_ALIVE, DEFAULT_LB_IDLE, GRANIAN_KEEP_ALIVE, GRANIAN_LB_IDLE, ServerSpec
 from .servers import UNSUPPORTED, ServerKind
-from .spec_rules import SPEC_RULES
+from .spec_rules import SPEC_RULES, scrapes_per_interval
 from .status import (
     AnalysisResult,
     AsgiServiceStatus,
@@ -177,6 +177,7 @@ __all__ = [
     "cel_string",
     "nested",
     "quantity",
+    "scrapes_per_interval",
     "seconds",
 ]
 

@@ -19,6 +19,8 @@ from .rules import Rule, cel_string
 if TYPE_CHECKING:
     from .models import AsgiServiceSpec
 
+_CANARY: Final = "Canary"  # rollout.strategy with analyses
+
 # CEL: MIN_WINDOW_SCRAPES x metrics.interval (a CEL duration cannot be multiplied by an integer)
 _WINDOW_FLOOR: Final = " + ".join(["duration(self.metrics.interval)"] * MIN_WINDOW_SCRAPES)
 
@@ -30,6 +32,35 @@ def _router_fits_exposure(s: AsgiServiceSpec) -> bool:
     if router == Router.INGRESS_NGINX:
         return expose is not None and expose.ingress is not None
     return True
+
+
+def scrapes_per_interval(spec: AsgiServiceSpec) -> float:
+    """Scrapes between two analyses of a canary step (rollout.interval / metrics.interval): how many new samples of
+    each series an analysis has that the one before did not. Below 1 is refused at apply time (a rule below);
+    below WINDOW_SCRAPES the default analysis window (at least WINDOW_SCRAPES scrapes, see
+    rollout.analysis.analysis_window) is wider than the interval, so each analysis re-reads mostly the samples
+    the one before read."""
+    return seconds(spec.rollout.interval) / seconds(spec.metrics.interval)
+
+
+def _short_interval(rollout: str, metrics: str) -> str:
+    """Why rollout.interval is refused, naming both values (in Python, or CEL expressions to splice, see _cel_text)."""
+    return (
+        f"rollout.interval {rollout} is shorter than one scrape (metrics.interval {metrics}): an analysis would "
+        "find no new sample since the one before, and failureThreshold would count the same samples again; set "
+        f"rollout.interval to at least {metrics} ({WINDOW_SCRAPES} scrapes or more are better), or metrics.interval "
+        f"to at most {rollout}"
+    )
+
+
+def _spliced(cel: str) -> str:
+    """A CEL expression to put inside a text made a CEL string by _cel_text."""
+    return f"' + {cel} + '"
+
+
+def _cel_text(text: str) -> str:
+    """A CEL string expression of `text` (no quotes or backslashes of its own), with the `_spliced` expressions."""
+    return ("'" + text + "'").removeprefix("'' + ").removesuffix(" + ''")
 
 
 SPEC_RULES: Final[tuple[Rule, ...]] = (
@@ -110,6 +141,19 @@ SPEC_RULES: Final[tuple[Rule, ...]] = (
             or seconds(s.rollout.slo.window) >= MIN_WINDOW_SCRAPES * seconds(s.metrics.interval)
         ),
         ".rollout.slo.window",
+    ),
+    Rule(  # a rollout's analysis: RollingUpdate has none
+        f"self.rollout.strategy != {cel_string(_CANARY)} || "
+        "duration(self.rollout.interval) >= duration(self.metrics.interval)",
+        "rollout.interval must be at least metrics.interval (one scrape): an analysis would otherwise find no new "
+        "sample since the one before, and failureThreshold would count the same samples again "
+        f"({WINDOW_SCRAPES} scrapes or more per interval are better)",
+        lambda s: s.rollout.strategy != _CANARY or scrapes_per_interval(s) >= 1,
+        ".rollout.interval",
+        message_expression=_cel_text(
+            _short_interval(_spliced("self.rollout.interval"), _spliced("self.metrics.interval"))
+        ),
+        explain=lambda s: _short_interval(s.rollout.interval, s.metrics.interval),
     ),
     Rule(
         "!has(self.rollout.router) || "
