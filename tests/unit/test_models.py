@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from asgi_operator.api.durations import format_seconds, parse_duration, seconds
-from asgi_operator.api.models import AsgiService, AsgiServiceSpec, ServerSpec
+from asgi_operator.api.models import WINDOW_SCRAPES, AsgiService, AsgiServiceSpec, ServerSpec, scrapes_per_interval
 from asgi_operator.api.servers import ServerKind
 from invalid_specs import AT_THE_EDGE, BASE, INVALID, Invalid, at_the_edge
 
@@ -108,3 +108,20 @@ def test_durations_leave_the_operator_in_canonical_form(text: str, canonical_for
 @pytest.mark.parametrize("changes", [c for _, c in AT_THE_EDGE], ids=[i for i, _ in AT_THE_EDGE])
 def test_specs_at_the_edge_of_a_rule_are_accepted(changes: dict[str, object]) -> None:
     AsgiService.model_validate(at_the_edge(changes))
+
+
+def test_scrapes_per_interval_counts_the_scrapes_between_two_analyses() -> None:
+    def spec(**fields: object) -> AsgiServiceSpec:
+        return AsgiServiceSpec.model_validate({**BASE["spec"], **fields})
+
+    # the defaults: an analysis every minute, a scrape every 10 s
+    assert scrapes_per_interval(spec()) == 6
+    # accepted, but under WINDOW_SCRAPES: the analysis window is wider than the interval (status says so)
+    few = spec(metrics={"interval": "30s"}, rollout={"interval": "1m"})
+    assert scrapes_per_interval(few) == 2 < WINDOW_SCRAPES
+    assert scrapes_per_interval(spec(metrics={"interval": "1m"}, rollout={"interval": "90s"})) == 1.5
+    # below one scrape there is no spec to ask about, except without analyses
+    rolling = spec(metrics={"interval": "1m"}, rollout={"strategy": "RollingUpdate", "interval": "10s"})
+    assert scrapes_per_interval(rolling) == pytest.approx(1 / 6)
+    with pytest.raises(ValidationError, match=r"rollout\.interval 10s is shorter than one scrape"):
+        spec(metrics={"interval": "1m"}, rollout={"interval": "10s"})

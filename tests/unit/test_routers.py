@@ -195,7 +195,9 @@ def test_nginx_gateway_fabric_rate_limit_targets_the_users_own_route() -> None:
 
 
 def test_ingress_nginx_rate_limit_annotations_are_on_the_main_ingress_only() -> None:
-    s = limited({"exempt": ["10.0.0.0/8", "2001:db8::/32"]}, ingress={"className": "nginx"})
+    s = limited(
+        {"implementation": "IngressNginx", "exempt": ["10.0.0.0/8", "2001:db8::/32"]}, ingress={"className": "nginx"}
+    )
     main, canary = router_for(s).manifests(OWNER, s, 10, True)
     prefix = "nginx.ingress.kubernetes.io/"
     annotations = main["metadata"]["annotations"]
@@ -203,11 +205,48 @@ def test_ingress_nginx_rate_limit_annotations_are_on_the_main_ingress_only() -> 
     assert annotations[prefix + "limit-burst-multiplier"] == "1"  # not the default 5: a strict N per window
     assert annotations[prefix + "limit-allowlist"] == "10.0.0.0/8,2001:db8::/32"
     assert not any(k.startswith(prefix + "limit-") for k in canary["metadata"]["annotations"])
-    per_second = limited({"per": "Second", "burst": 300}, ingress={"className": "nginx"})
+    per_second = limited(
+        {"implementation": "IngressNginx", "per": "Second", "burst": 300}, ingress={"className": "nginx"}
+    )
     [main] = router_for(per_second).manifests(OWNER, per_second, 0, False)
     annotations = main["metadata"]["annotations"]
     assert (annotations[prefix + "limit-rps"], annotations[prefix + "limit-burst-multiplier"]) == ("100", "3")
     assert prefix + "limit-rpm" not in annotations and prefix + "limit-allowlist" not in annotations
+
+
+def test_ingress_nginx_named_as_the_implementation_limits_an_ingress_of_any_class_and_router() -> None:
+    """The user said the class is served by ingress-nginx: its annotations go on the Ingress whether the router
+    is ingressNginx (a class named nginx), chosen by default for another class name (replicas), or chosen."""
+    prefix = "nginx.ingress.kubernetes.io/"
+    for ingress, router in (("nginx", None), ("public", None), ("nginx", "replicas")):
+        body = {
+            "image": "i",
+            "app": "m:a",
+            "expose": {
+                "host": "web.example.com",
+                "ingress": {"className": ingress},
+                "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "IngressNginx"},
+            },
+            "rollout": {"router": router} if router else {},
+        }
+        s = AsgiServiceSpec.model_validate(body)
+        main = router_for(s).manifests(OWNER, s, 10, True)[0]
+        assert main["metadata"]["name"] == "web"
+        assert main["metadata"]["annotations"][prefix + "limit-rpm"] == "100", (ingress, router)
+
+
+def test_a_rate_limit_renders_only_what_its_implementation_takes() -> None:
+    from asgi_operator.api.exposure import ExposeSpec
+    from asgi_operator.render.ratelimit import nginx_rate_limit, rate_limit_policy
+
+    def expose(implementation: str, **where: Any) -> ExposeSpec:
+        limit = {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": implementation}
+        return ExposeSpec.model_validate({**where, "rateLimit": limit})
+
+    # (the spec's rules refuse these pairs; the rendering does not guess either)
+    assert nginx_rate_limit(expose("EnvoyGateway", ingress={"className": "nginx"})) == {}
+    assert rate_limit_policy(OWNER, expose("IngressNginx", gateway={"name": "public"}), route="web") is None
+    assert nginx_rate_limit(expose("IngressNginx", ingress={"className": "nginx"}))
 
 
 def test_removing_the_rate_limit_deletes_the_policy_and_a_changed_implementation_swaps_it() -> None:

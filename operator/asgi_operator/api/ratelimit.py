@@ -1,11 +1,16 @@
 """`spec.expose.rateLimit`: requests per client IP, enforced at the edge.
 
-There is no standard Gateway API rate limit: with a Gateway (or an HTTPRoute you own) the operator renders the
-policy object of the implementation you name (Envoy Gateway's BackendTrafficPolicy, NGINX Gateway Fabric's
-RateLimitPolicy), and with ingress-nginx its annotations on the main Ingress. What an implementation cannot do
-is refused at apply time with the reason (facts: envoyproxy/gateway v1.9 api/v1alpha1/ratelimit_types.go and
-internal/gatewayapi/backendtrafficpolicy.go, nginx-gateway-fabric's RateLimitPolicy CRD, ingress-nginx's
-annotations.md).
+There is no standard rate limit, in Gateway API or for an Ingress, so the user names the implementation that
+enforces it: with a Gateway (or an HTTPRoute you own) the operator renders that implementation's policy object
+(Envoy Gateway's BackendTrafficPolicy, NGINX Gateway Fabric's RateLimitPolicy), and with an Ingress served by
+ingress-nginx that controller's annotations on the main Ingress. Nothing is guessed from a class name: other
+NGINX-based Ingress controllers (F5's NGINX Ingress Controller, nginx-plus) ignore ingress-nginx's annotations.
+What an implementation cannot do is refused at apply time with the reason (facts: envoyproxy/gateway v1.9
+api/v1alpha1/ratelimit_types.go and internal/gatewayapi/backendtrafficpolicy.go, nginx-gateway-fabric's
+RateLimitPolicy CRD, ingress-nginx's annotations.md).
+
+Adding an implementation: a member of RateLimitImplementation, its exposure in GATEWAY_API or INGRESS below, the
+rules on what it cannot do, and its rendering in render/ratelimit.py.
 """
 
 from __future__ import annotations
@@ -34,17 +39,31 @@ class RateLimitScope(StrEnum):
 class RateLimitImplementation(StrEnum):
     ENVOY_GATEWAY = "EnvoyGateway"
     NGINX_GATEWAY_FABRIC = "NginxGatewayFabric"
+    INGRESS_NGINX = "IngressNginx"  # the ingress-nginx controller (kubernetes/ingress-nginx)
+
+
+# Which exposure each implementation serves: a policy targeting the HTTPRoute, or annotations on the Ingress
+GATEWAY_API: Final = (RateLimitImplementation.ENVOY_GATEWAY, RateLimitImplementation.NGINX_GATEWAY_FABRIC)
+INGRESS: Final = (RateLimitImplementation.INGRESS_NGINX,)
+
+
+def _names(implementations: tuple[RateLimitImplementation, ...], conjunction: str = "or") -> str:
+    return f" {conjunction} ".join(implementations)
+
+
+def _cel_list(implementations: tuple[RateLimitImplementation, ...]) -> str:
+    return "[" + ", ".join(cel_string(i) for i in implementations) + "]"
 
 
 _EG: Final = cel_string(RateLimitImplementation.ENVOY_GATEWAY)
 _NGF: Final = cel_string(RateLimitImplementation.NGINX_GATEWAY_FABRIC)
-_INGRESS_NGINX: Final = cel_string("ingressNginx")  # Router.INGRESS_NGINX (api.rollout imports nothing of ours)
-_REPLICAS: Final = cel_string("replicas")
+_IN: Final = cel_string(RateLimitImplementation.INGRESS_NGINX)
+_REPLICAS: Final = cel_string("replicas")  # Router.REPLICAS (api.rollout imports nothing of ours)
 
 
 class RateLimitSpec(Model):
-    """At most `requests` per `per` from each client IP, e.g. {requests: 100, per: Minute, scope: Global,
-    implementation: EnvoyGateway}."""
+    """At most `requests` per `per` from each client IP, enforced by the implementation named, e.g. {requests: 100,
+    per: Minute, scope: Global, implementation: EnvoyGateway}."""
 
     requests: int = Field(ge=1, le=1_000_000, description="Requests allowed per client IP in each `per`.")
     per: RateLimitUnit = Field(
@@ -58,9 +77,12 @@ class RateLimitSpec(Model):
     )
     implementation: RateLimitImplementation | None = Field(
         None,
-        description="The Gateway API implementation whose policy is rendered: EnvoyGateway (BackendTrafficPolicy) "
-        "or NginxGatewayFabric (RateLimitPolicy), targeting the HTTPRoute. Required with expose.gateway and "
-        "expose.httpRoute; unset with expose.ingress (ingress-nginx annotations).",
+        description="Who enforces the limit, required (there is no standard rate limit, and the operator does not "
+        "guess from a class name). With expose.gateway or expose.httpRoute, the Gateway API implementation whose "
+        "policy is rendered targeting the HTTPRoute: EnvoyGateway (BackendTrafficPolicy) or NginxGatewayFabric "
+        "(RateLimitPolicy). With expose.ingress, IngressNginx: the Ingress class is served by the ingress-nginx "
+        "controller (kubernetes/ingress-nginx), whose annotations go on the Ingress; other Ingress controllers, "
+        "F5's NGINX Ingress Controller included, ignore them.",
     )
     exempt: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
@@ -107,16 +129,45 @@ class RateLimitSpec(Model):
             ".per",
         ),
         Rule(
-            "!has(self.implementation) || !has(self.exempt) || self.exempt.size() == 0",
+            f"!has(self.implementation) || self.implementation == {_IN} || !has(self.exempt) || "
+            "self.exempt.size() == 0",
             "exempt is only possible with ingress-nginx (limit-allowlist): Envoy Gateway takes one source CIDR per "
             "rate limit rule (the per-client one) and NGINX Gateway Fabric has no allow-list",
-            lambda r: r.implementation is None or not r.exempt,
+            lambda r: r.implementation in (None, RateLimitImplementation.INGRESS_NGINX) or not r.exempt,
             ".exempt",
         ),
         Rule(
             f"!has(self.burst) || !has(self.implementation) || self.implementation != {_EG}",
             "burst is not possible with Envoy Gateway: it counts `requests` per fixed window; remove burst",
             lambda r: r.burst is None or r.implementation != RateLimitImplementation.ENVOY_GATEWAY,
+            ".burst",
+        ),
+        Rule(
+            f"!has(self.implementation) || self.implementation != {_IN} || "
+            f"self.scope != {cel_string(RateLimitScope.GLOBAL)}",
+            "scope Global is not possible with ingress-nginx: each controller replica counts on its own (global rate "
+            "limiting was removed in v1.12); use scope: PerProxy",
+            lambda r: (
+                not (r.implementation == RateLimitImplementation.INGRESS_NGINX and r.scope == RateLimitScope.GLOBAL)
+            ),
+            ".scope",
+        ),
+        Rule(
+            f"!has(self.implementation) || self.implementation != {_IN} || "
+            f"self.per != {cel_string(RateLimitUnit.HOUR)}",
+            "per Hour is not possible with ingress-nginx: it counts per second or per minute (limit-rps, limit-rpm)",
+            lambda r: not (r.implementation == RateLimitImplementation.INGRESS_NGINX and r.per == RateLimitUnit.HOUR),
+            ".per",
+        ),
+        Rule(
+            f"!has(self.implementation) || self.implementation != {_IN} || !has(self.burst) || "
+            "self.burst % self.requests == 0",
+            "with ingress-nginx, burst must be a multiple of requests (it is rendered as limit-burst-multiplier)",
+            lambda r: (
+                r.implementation != RateLimitImplementation.INGRESS_NGINX
+                or r.burst is None
+                or r.burst % r.requests == 0
+            ),
             ".burst",
         ),
     )
@@ -138,69 +189,32 @@ def _on_route(spec: Any) -> bool:
 _HAS: Final = "has(self.expose) && has(self.expose.rateLimit)"
 _ROUTE: Final = "(has(self.expose.gateway) || has(self.expose.httpRoute))"
 
-# Rules on the whole spec: what the exposure and the traffic router can carry.
+# Rules on the whole spec: which implementation serves the exposure, and what the traffic router can carry.
 SPEC_RULES: Final[tuple[Rule, ...]] = (
     Rule(
-        f"!({_HAS}) || !has(self.rollout.router) || self.rollout.router != {_REPLICAS}",
-        "expose.rateLimit is rendered with the HTTPRoute (gatewayAPI router) or the ingress-nginx Ingress "
-        "(ingressNginx router); it is not possible with rollout.router replicas",
-        lambda s: _rate_limit(s) is None or s.rollout.router != "replicas",
+        f"!({_HAS}) || !{_ROUTE} || !has(self.rollout.router) || self.rollout.router != {_REPLICAS}",
+        "expose.rateLimit with expose.gateway or expose.httpRoute is a policy on the HTTPRoute, rendered with the "
+        "gatewayAPI router; it is not possible with rollout.router replicas",
+        lambda s: _rate_limit(s) is None or not _on_route(s) or s.rollout.router != "replicas",
         ".expose.rateLimit",
     ),
     Rule(
-        f"!({_HAS}) || !{_ROUTE} || has(self.expose.rateLimit.implementation)",
+        f"!({_HAS}) || !{_ROUTE} || (has(self.expose.rateLimit.implementation) && "
+        f"self.expose.rateLimit.implementation in {_cel_list(GATEWAY_API)})",
         "expose.rateLimit.implementation is required with Gateway API: there is no standard rate limit, name the "
-        "implementation whose policy to render (EnvoyGateway or NginxGatewayFabric)",
-        lambda s: _rate_limit(s) is None or not _on_route(s) or s.expose.rate_limit.implementation is not None,
+        f"implementation whose policy to render ({_names(GATEWAY_API)}; {_names(INGRESS)} is for expose.ingress)",
+        lambda s: _rate_limit(s) is None or not _on_route(s) or s.expose.rate_limit.implementation in GATEWAY_API,
         ".expose.rateLimit.implementation",
     ),
     Rule(
-        f"!({_HAS}) || !has(self.expose.ingress) || !has(self.expose.rateLimit.implementation)",
-        "expose.rateLimit.implementation is for Gateway API; with expose.ingress the rate limit is "
-        "ingress-nginx's annotations: remove implementation",
-        lambda s: _rate_limit(s) is None or s.expose.ingress is None or s.expose.rate_limit.implementation is None,
+        f"!({_HAS}) || !has(self.expose.ingress) || (has(self.expose.rateLimit.implementation) && "
+        f"self.expose.rateLimit.implementation in {_cel_list(INGRESS)})",
+        f"expose.rateLimit with expose.ingress needs implementation: {_names(INGRESS)}, saying that the Ingress class "
+        "is served by the ingress-nginx controller (kubernetes/ingress-nginx), whose annotations carry the limit: "
+        f"add implementation: {_names(INGRESS)} to expose.rateLimit if it is. Other Ingress controllers, F5's NGINX "
+        "Ingress Controller among them, ignore those annotations, so no limit can be rendered for them; "
+        f"{_names(GATEWAY_API, 'and')} are for expose.gateway and expose.httpRoute",
+        lambda s: _rate_limit(s) is None or s.expose.ingress is None or s.expose.rate_limit.implementation in INGRESS,
         ".expose.rateLimit.implementation",
-    ),
-    Rule(
-        f"!({_HAS}) || !has(self.expose.ingress) || "
-        f"(has(self.rollout.router) ? self.rollout.router == {_INGRESS_NGINX} : "
-        "self.expose.ingress.className.contains('nginx'))",
-        "expose.rateLimit with an Ingress needs ingress-nginx (an ingress className containing nginx, or "
-        "rollout.router ingressNginx): other Ingress controllers ignore its annotations",
-        lambda s: (
-            _rate_limit(s) is None
-            or s.expose.ingress is None
-            or (
-                s.rollout.router == "ingressNginx"
-                if s.rollout.router is not None
-                else "nginx" in s.expose.ingress.class_name
-            )
-        ),
-        ".expose.rateLimit",
-    ),
-    Rule(
-        f"!({_HAS}) || !has(self.expose.ingress) || self.expose.rateLimit.scope != {cel_string(RateLimitScope.GLOBAL)}",
-        "scope Global is not possible with ingress-nginx: each controller replica counts on its own (global rate "
-        "limiting was removed in v1.12); use scope: PerProxy",
-        lambda s: _rate_limit(s) is None or s.expose.ingress is None or s.expose.rate_limit.scope != "Global",
-        ".expose.rateLimit.scope",
-    ),
-    Rule(
-        f"!({_HAS}) || !has(self.expose.ingress) || self.expose.rateLimit.per != {cel_string(RateLimitUnit.HOUR)}",
-        "per Hour is not possible with ingress-nginx: it counts per second or per minute (limit-rps, limit-rpm)",
-        lambda s: _rate_limit(s) is None or s.expose.ingress is None or s.expose.rate_limit.per != "Hour",
-        ".expose.rateLimit.per",
-    ),
-    Rule(
-        f"!({_HAS}) || !has(self.expose.ingress) || !has(self.expose.rateLimit.burst) || "
-        "self.expose.rateLimit.burst % self.expose.rateLimit.requests == 0",
-        "with ingress-nginx, burst must be a multiple of requests (it is rendered as limit-burst-multiplier)",
-        lambda s: (
-            _rate_limit(s) is None
-            or s.expose.ingress is None
-            or s.expose.rate_limit.burst is None
-            or s.expose.rate_limit.burst % s.expose.rate_limit.requests == 0
-        ),
-        ".expose.rateLimit.burst",
     ),
 )

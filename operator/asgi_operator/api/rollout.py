@@ -180,7 +180,12 @@ class RolloutSpec(Model):
         description="Canary traffic percentages, strictly increasing, ending at 100.",
         json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 100}},
     )
-    interval: Duration = Field("1m", description="Time between analyses of a step.")
+    interval: Duration = Field(
+        "1m",
+        description="Time between analyses of a step (Canary): at least metrics.interval, one scrape, so that each "
+        f"analysis has new samples; {WINDOW_SCRAPES} scrapes or more are better (with fewer, each analysis re-reads "
+        "mostly the samples the one before read).",
+    )
     failure_threshold: int = Field(
         2, ge=1, le=100, description="Consecutive failed analyses that roll the canary back."
     )

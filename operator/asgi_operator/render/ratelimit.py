@@ -1,6 +1,6 @@
-"""`spec.expose.rateLimit` as the edge takes it: a policy object of the Gateway API implementation named
+"""`spec.expose.rateLimit` as the implementation named takes it: a policy object of a Gateway API implementation
 (Envoy Gateway's BackendTrafficPolicy, NGINX Gateway Fabric's RateLimitPolicy) targeting the HTTPRoute, or
-ingress-nginx's annotations for the main Ingress.
+ingress-nginx's annotations for the main Ingress (whichever router renders it: render.network.ingress).
 
 The policies count per client IP: Envoy Gateway with a `Distinct` source CIDR (one counter per address), one
 rule for IPv4 clients and one for IPv6 clients; NGINX Gateway Fabric with the key `$binary_remote_addr`.
@@ -10,6 +10,7 @@ the implementation has one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from ..api.exposure import ExposeSpec
@@ -79,20 +80,26 @@ def _nginx_gateway_fabric(owner: Owner, limit: RateLimitSpec, route: str) -> Man
     }
 
 
+# The Gateway API implementations' policies (api.ratelimit.GATEWAY_API)
+_POLICIES: Final[dict[RateLimitImplementation, Callable[[Owner, RateLimitSpec, str], Manifest]]] = {
+    RateLimitImplementation.ENVOY_GATEWAY: _envoy_gateway,
+    RateLimitImplementation.NGINX_GATEWAY_FABRIC: _nginx_gateway_fabric,
+}
+
+
 def rate_limit_policy(owner: Owner, expose: ExposeSpec, route: str) -> Manifest | None:
     """The policy object for the HTTPRoute `route` (the generated one, or the user's), if a rate limit is set."""
     limit = expose.rate_limit
-    if limit is None or limit.implementation is None:
-        return None
-    if limit.implementation == RateLimitImplementation.ENVOY_GATEWAY:
-        return _envoy_gateway(owner, limit, route)
-    return _nginx_gateway_fabric(owner, limit, route)
+    if limit is None or limit.implementation is None or limit.implementation not in _POLICIES:
+        return None  # none, or ingress-nginx's annotations (nginx_rate_limit)
+    return _POLICIES[limit.implementation](owner, limit, route)
 
 
 def nginx_rate_limit(expose: ExposeSpec) -> dict[str, str]:
-    """ingress-nginx's rate limit annotations (main Ingress only: a canary Ingress ignores them)."""
+    """ingress-nginx's rate limit annotations (main Ingress only: a canary Ingress ignores them), when the rate
+    limit names ingress-nginx as its implementation."""
     limit = expose.rate_limit
-    if limit is None:
+    if limit is None or limit.implementation != RateLimitImplementation.INGRESS_NGINX:
         return {}
     per = "limit-rps" if limit.per == RateLimitUnit.SECOND else "limit-rpm"
     out = {
