@@ -125,3 +125,23 @@ def test_scrapes_per_interval_counts_the_scrapes_between_two_analyses() -> None:
     assert scrapes_per_interval(rolling) == pytest.approx(1 / 6)
     with pytest.raises(ValidationError, match=r"rollout\.interval 10s is shorter than one scrape"):
         spec(metrics={"interval": "1m"}, rollout={"interval": "10s"})
+
+
+def test_a_stored_stable_spec_is_not_judged_again_by_rules_added_since_it_was_admitted() -> None:
+    """status.rollout.stableSpec was admitted by the API server when it was written; an operator upgrade that adds a
+    rule across fields (here: rateLimit on an Ingress names its implementation) must not strand the object in
+    StableSpecInvalid, while a field that no longer parses still does."""
+    from asgi_operator.reconcile.plan import StableSpecInvalid, parse_stable_spec
+
+    stored = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "hello.yaml").read_text())["spec"]
+    stored["expose"] = {
+        "host": "hello.example.com",
+        "ingress": {"className": "nginx"},
+        "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy"},  # before implementation was required
+    }
+    with pytest.raises(ValidationError, match="implementation"):
+        AsgiServiceSpec.model_validate(stored)
+    assert parse_stable_spec(stored).expose is not None
+    stored["replicas"] = "three"
+    with pytest.raises(StableSpecInvalid, match="replicas"):
+        parse_stable_spec(stored)
