@@ -5,7 +5,9 @@ runs the whole operator on a read-only root."""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from kubernetes import config
 
 from asgi_operator import handlers
 from asgi_operator.controller.settings import Settings
-from asgi_operator.kube.api import KubeApi, load_client
+from asgi_operator.kube.api import ApiUnreachable, KubeApi, load_client
 from kube_tls import Authority, MutualTlsServer, embedded_kubeconfig, write_kubeconfig
 
 TOKEN = "t0ken"
@@ -133,3 +135,18 @@ def test_an_untrusted_server_is_refused(server: MutualTlsServer, tmp_path: Path)
     api = KubeApi(load_client(str(write_kubeconfig(tmp_path / "kubeconfig", document))), timeout=5)
     assert not api.reachable()
     assert server.seen == []  # the CA in memory is the only one trusted
+
+
+def test_a_refused_connection_fails_at_once_without_urllib3_retrying(
+    authority: Authority, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    document = embedded_kubeconfig(f"https://127.0.0.1:{port}", authority.pem, token=TOKEN)
+    api = KubeApi(load_client(str(write_kubeconfig(tmp_path / "kubeconfig", document))), timeout=5)
+    with caplog.at_level(logging.DEBUG, logger="urllib3"), pytest.raises(ApiUnreachable, match="Connection refused"):
+        api.request("GET", "/readyz")
+    # the operator waits for /readyz its own way: urllib3 neither tries again nor logs ("Retrying (Retry(...")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not any(r.getMessage().startswith("Retrying") for r in caplog.records)

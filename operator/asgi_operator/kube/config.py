@@ -35,13 +35,14 @@ def load_client(
     context: str | None = None,
     *,
     connections: int | None = None,
-    transport_retries: bool = True,
+    transport_retries: bool = False,
 ) -> client.ApiClient:
     """An ApiClient from the given kubeconfig, $KUBECONFIG / ~/.kube/config, or the in-cluster account. With
     `context`, that context of the kubeconfig (never the in-cluster account). `connections`: how many it keeps
     open at once (default: 5 per CPU); a request beyond that opens a connection and closes it afterwards.
-    `transport_retries=False`: a refused or broken connection fails at once (urllib3 otherwise tries 3 times more,
-    logging each), for a caller that waits for the server its own way."""
+    A refused or broken connection fails at once (ApiUnreachable): the caller waits for the server its own way
+    (the operator for /readyz, the plugin tells the user). `transport_retries=True`: urllib3 tries 3 times more
+    at once, with a WARNING each."""
     configuration = load_configuration(kubeconfig, context)
     if connections is not None:
         configuration.connection_pool_maxsize = connections
