@@ -132,13 +132,16 @@ def _memory_file(name: str, content: bytes) -> str | None:
         if content not in _memory_files:
             try:
                 fd = create(f"kubeconfig-{name}")
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view) :]
             except OSError:
                 return None
-            path = f"/proc/self/fd/{fd}"
-            if not os.path.isfile(path):
+            path, view = f"/proc/self/fd/{fd}", memoryview(content)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+                readable = os.path.isfile(path)
+            except OSError:
+                readable = False
+            if not readable:
                 os.close(fd)
                 return None
             _memory_files[content] = path
