@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
 
     limit_arenas()  # before any thread starts
     if args.kubeconfig:
-        # before the kubernetes client is imported: it reads $KUBECONFIG once, at import (Kopf logs in with it)
+        # before the kubernetes client is imported (it reads $KUBECONFIG once, at import): whatever reads it gets
+        # the same file as the operator and its Kopf login (handlers.login), which are given it explicitly
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
     from prometheus_client import start_http_server
