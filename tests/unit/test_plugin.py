@@ -597,6 +597,30 @@ def test_kubectl_plugin_completion_speaks_cobras_protocol(capsys: pytest.Capture
     assert capsys.readouterr().out.splitlines()[-1] == ":0"  # a file: the shell completes paths
 
 
+# what a command loads: `--help` and completion nothing of the Kubernetes client, the operator's models, rich or
+# YAML; `status` not the models (bench/plugin_bench.py measures the times this keeps down)
+LOADING = "import sys; from asgi_operator.cli import plugin; plugin.main(sys.argv[1:]); print(*sorted(sys.modules))"
+CLIENT_MODELS_TERMINAL_YAML = {"kubernetes", "urllib3", "pydantic", "asgi_operator.api.models", "rich", "yaml"}
+
+
+@pytest.mark.parametrize(
+    ("args", "unloaded"),
+    [
+        (["--help"], CLIENT_MODELS_TERMINAL_YAML),
+        (["status", "--help"], CLIENT_MODELS_TERMINAL_YAML),
+        (["completion", "bash"], CLIENT_MODELS_TERMINAL_YAML),
+        (["status", "hello", "--kubeconfig", "/nonexistent"], {"asgi_operator.api.models", "asgi_operator.routers"}),
+    ],
+    ids=["help", "status-help", "completion", "status"],
+)
+def test_a_command_imports_only_what_it_uses(args: list[str], unloaded: set[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(plugin.__file__).resolve().parents[2])}
+    run = subprocess.run([sys.executable, "-c", LOADING, *args], capture_output=True, text=True, env=env, timeout=60)
+    loaded = set(run.stdout.splitlines()[-1].split())
+    assert "asgi_operator.cli.plugin" in loaded, run.stderr
+    assert not loaded & unloaded
+
+
 def test_on_a_terminal_the_watch_redraws_in_place_and_still_exits_by_the_outcome(
     api: list[FakeApi], monkeypatch: pytest.MonkeyPatch
 ) -> None:
