@@ -536,6 +536,14 @@ def test_render_refuses_a_namespace_that_contradicts_the_file(
     assert code == 0 and {d["metadata"]["namespace"] for d in yaml.safe_load_all(out)} == {"shop"}
 
 
+def test_a_file_that_cannot_be_read_is_said_so_not_taken_for_an_unreachable_api_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.yaml"  # an OSError, as a refused connection is: told apart
+    code, _, err = run(capsys, "render", "-f", str(missing), "-n", "shop")
+    assert (code, err.strip()) == (Exit.ERROR, f"error: [Errno 2] No such file or directory: '{missing}'")
+
+
 def test_diff_is_empty_for_live_objects_that_hold_the_rendering_and_shows_a_change(
     api: list[FakeApi], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -615,9 +623,11 @@ CLIENT_MODELS_TERMINAL_YAML = {"kubernetes", "urllib3", "pydantic", "asgi_operat
 )
 def test_a_command_imports_only_what_it_uses(args: list[str], unloaded: set[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(plugin.__file__).resolve().parents[2])}
-    run = subprocess.run([sys.executable, "-c", LOADING, *args], capture_output=True, text=True, env=env, timeout=60)
-    loaded = set(run.stdout.splitlines()[-1].split())
-    assert "asgi_operator.cli.plugin" in loaded, run.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    loaded = set(done.stdout.splitlines()[-1].split())
+    assert "asgi_operator.cli.plugin" in loaded, done.stderr
     assert not loaded & unloaded
 
 

@@ -28,10 +28,10 @@ def told(e: BaseException) -> str | None:
 
         if isinstance(e, ApiError):
             return f"{e.reason}: {e.message}" if e.reason else e.message
+        if isinstance(e, CONFIG_ERRORS):  # before TRANSPORT_ERRORS: a missing file is an OSError too
+            return str(e)
         if isinstance(e, TRANSPORT_ERRORS):
             return f"cannot reach the API server: {e}"
-        if isinstance(e, CONFIG_ERRORS):
-            return str(e)
     if "asgi_operator.cli.preview" in sys.modules:
         from .preview import NotAnAsgiService
 
