@@ -4,9 +4,9 @@ console script runs as a subprocess with its output piped (as in a CI job), FORC
 
 - A CI-like script: `kubectl asgi status hello --timeout 2m` right after applying a good release exits 0 once
   it is promoted, after a bad one exits 2 once it is rolled back, and after a good one that follows a rollback
-  exits 0 again (the earlier RolledBack does not end the wait); --timeout gives 4; Ctrl-C gives 130. The
-  canaries are real (tests/integration/test_canary_e2e.py's rig: real Prometheus, real traffic, 4 s
-  intervals).
+  exits 0 again (the earlier RolledBack does not end the wait); --timeout gives 4; Ctrl-C gives 130; a rollout
+  a person paused ends the wait at once with 5, and after `resume` the wait goes on to 0. The canaries are real
+  (tests/integration/test_canary_e2e.py's rig: real Prometheus, real traffic, 4 s intervals).
 - `render` for every example is what the operator applies: each rendered object exists, carries the same
   `asgi.dev/config-hash` as the live one (a hash of the whole manifest the operator applied, so the content is
   byte for byte the same), the live object holds every rendered field, and the operator owns nothing else;
@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,31 @@ def test_ci_waits_for_each_release_and_exits_by_its_outcome(rig: Rig) -> None:
     assert history.returncode == 0
     outcomes = {line.split()[0]: line for line in history.stdout.splitlines() if line[:10] in (v2, v3, v4)}
     assert "promoted" in outcomes[v2] and "rolled back" in outcomes[v3] and "promoted" in outcomes[v4]
+
+
+def test_ci_learns_at_once_that_a_person_paused_the_rollout(rig: Rig) -> None:
+    cluster, namespace = rig.cluster, rig.namespace
+    assert kubectl_asgi(cluster, namespace, "pause", NAME).returncode == 0
+    # nothing in flight: the pause changes nothing, the stable revision is Ready
+    idle = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "1m")
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+
+    # a release applied while paused: its canary starts and is held at step 1; the wait ends then, with 5
+    rig.apply(spec(rig.prometheus.url, "v2"))
+    started = time.monotonic()
+    held = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "2m")
+    took = time.monotonic() - started
+    assert held.returncode == 5, held.stdout + held.stderr
+    assert took < 60, took  # at once, not at the deadline
+    r = rig.rollout()
+    assert (r["phase"], r["paused"], r["stepIndex"], r["canaryRevision"]) == ("Progressing", True, 0, revision(rig))
+    assert f"the rollout of revision {revision(rig)} is paused" in held.stdout.splitlines()[-1]
+
+    # resumed: the pause still in status until the operator takes the resume must not end the next wait
+    assert kubectl_asgi(cluster, namespace, "resume", NAME).returncode == 0
+    resumed = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "2m")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _promoted_and_ready(rig) and rig.rollout()["stableRevision"] == r["canaryRevision"]
 
 
 # ------------------------------------------------------------------------------------------------ render, diff

@@ -84,8 +84,9 @@ def status(ctx: click.Context, name: str, watch: bool, timeout: float | None) ->
     Without -w it prints once, and exits 2 or 3 if the current revision has already rolled back or failed
     (0 otherwise, also mid-rollout). With -w or --timeout it follows the object through the API's watch
     until the rollout of the CURRENT spec ends: a spec the operator has not observed yet, or a request it
-    has not taken yet, is waited for, so an earlier rollout's outcome never ends the wait. On a terminal the
-    view is redrawn in place; otherwise one line is printed per change (for CI logs)."""
+    has not taken yet, is waited for, so an earlier rollout's outcome never ends the wait. A rollout paused
+    (asgi.dev/paused) ends the wait at once with exit code 5: it would not move before the deadline. On a
+    terminal the view is redrawn in place; otherwise one line is printed per change (for CI logs)."""
     settings = settings_of(ctx)
     api, namespace, out = settings.api(), settings.current_namespace(), settings.output()
     if not watch and timeout is None:

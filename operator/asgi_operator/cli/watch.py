@@ -1,8 +1,8 @@
 """What `kubectl asgi status -w/--timeout` prints while it waits, and the exit code it ends with.
 
 On a terminal the view is redrawn in place; anywhere else (a CI log) the status is printed once, then one line
-per change, then the outcome. The wait ends as soon as `outcome.judge` says the rollout waited for ended, else
-at the deadline, with Exit.TIMEOUT.
+per change, then the outcome. The wait ends as soon as `outcome.judge` says the rollout waited for ended or is
+paused (nothing moves until a person resumes it), else at the deadline, with Exit.TIMEOUT.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def wait(out: Output, versions: Iterator[dict[str, Any]], who: str, timeout: flo
             if judged.done:
                 break
     if judged is not None and judged.done:
-        out.print(f"asgiservice {who}: {judged.why}", "bold" if judged.code == Exit.OK else "bold red")
+        style = {Exit.OK: "bold", Exit.PAUSED: "bold yellow"}.get(judged.code, "bold red")
+        out.print(f"asgiservice {who}: {judged.why}", style)
         return judged.code
     last = judged.why if judged is not None else "nothing read"
     error(f"timed out after {_seconds(timeout)} waiting for asgiservice {who}: {last}")
