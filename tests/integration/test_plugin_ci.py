@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,3 +240,89 @@ def test_render_is_what_the_operator_applies_and_diff_agrees(
     assert (
         must_get(cluster, "asgiservice", name, namespace)["spec"]["image"] == doc["spec"]["image"]
     )  # diff wrote nothing
+
+
+# ------------------------------------------------------------------------------------------------ installing it
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's and Ubuntu's, marked externally managed (PEP 668)
+
+
+def readme_install_block() -> str:
+    """The commands under the README's `<!-- plugin-install ... -->` marker, as written there."""
+    text = (REPO / "README.md").read_text()
+    after = text[text.index("<!-- plugin-install:") :]
+    block = re.search(r"```bash\n(.*?)```", after, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def checkout_copy(into: Path) -> Path:
+    """The checkout's files (tracked, and new ones not ignored), without .venv, .lab or build output."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file() and not source.is_symlink():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+    return into
+
+
+def test_the_readmes_plugin_install_works_with_the_system_python(tmp_path: Path) -> None:
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip(f"no {SYSTEM_PYTHON}: not a Debian/Ubuntu system")
+    if subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"], check=False
+    ).returncode:
+        pytest.skip(f"{SYSTEM_PYTHON} is older than 3.11, which the README asks for")
+    marked = list(SYSTEM_PYTHON.parent.parent.glob("lib/python3*/EXTERNALLY-MANAGED"))
+    home, checkout = tmp_path / "home", checkout_copy(tmp_path / "asgi-operator")
+    home.mkdir()
+    hidden = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_BREAK_SYSTEM_PACKAGES"}  # what could hide a failure
+    env = {k: v for k, v in os.environ.items() if k not in hidden} | {
+        "HOME": str(home),  # the README's ~ is this test's
+        "PATH": f"{SYSTEM_PYTHON.parent}:/bin",  # python3 is the system's, not a virtualenv's or pyenv's
+        # the machine's pip cache, not one per run under the temporary HOME (only answers with caching headers
+        # are kept: where the index sends none, each run downloads the ~15 MB again; most of the ~20 s is pip's
+        # resolving and unpacking)
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"),
+        "PIP_NO_COMPILE": "1",  # no .pyc files for 40 packages: the scripts still run, compiling what they import
+    }
+    if marked and (SYSTEM_PYTHON.parent / "pip3").exists():  # as the README says: a system pip refuses to install
+        refused = subprocess.run(
+            ["python3", "-m", "pip", "install", "--dry-run", "."],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr, refused.stderr
+    install = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_install_block()],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=480,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+
+    on_path = {**env, "PATH": f"{home / '.local' / 'bin'}:{env['PATH']}"}
+    helped = subprocess.run(["kubectl-asgi", "--help"], env=on_path, capture_output=True, text=True, check=False)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("Usage: kubectl asgi [OPTIONS] COMMAND [ARGS]...")
+    assert re.search(r"^\s+5\s+status -w/--timeout: the rollout is paused", helped.stdout, re.M)
+    completed = subprocess.run(
+        ["kubectl_complete-asgi", "pro"], env=on_path, capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.splitlines() == ["promote\tGo to the next step without analysis.", ":4"]
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # and as kubectl finds it
+        through = subprocess.run([kubectl, "asgi", "--help"], env=on_path, capture_output=True, text=True, check=True)
+        assert through.stdout == helped.stdout
