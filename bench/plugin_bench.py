@@ -1,5 +1,6 @@
 """How long `kubectl asgi` takes to answer: wall times of the installed `kubectl-asgi` console script, the median
-(and the fastest) of N runs each. Prints numbers; asserts nothing (a person judges them against the goals).
+(and the fastest) of N runs each, and the CPU time it used (user + system: what a busy machine's load does not
+inflate as much). Prints numbers; asserts nothing (a person judges them against the goals).
 
 - `kubectl-asgi --help` and `kubectl-asgi completion bash`: no cluster; goal <= 0.3 s;
 - `kubectl-asgi status NAME` against a real API server: goal <= 0.6 s;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,13 +62,16 @@ def baseline_source(rev: str | None) -> Iterator[Path | None]:
         yield Path(tmp) / "operator"
 
 
-def timed(argv: list[str], source: Path, env: dict[str, str]) -> float:
+def timed(argv: list[str], source: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run (the CPU time of the children waited for, before and after)."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env={**env, "PYTHONPATH": str(source)}, capture_output=True, check=False)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
-    return took
+    return took, (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime)
 
 
 def main() -> None:
@@ -91,7 +96,7 @@ def main() -> None:
         if kubectl:
             commands["kubectl asgi --help"] = [kubectl, "asgi", "--help"]
         sources = {"checkout": REPO / "operator"} | ({"baseline": before} if before else {})
-        times: dict[tuple[str, str], list[float]] = {(c, s): [] for c in commands for s in sources}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {(c, s): [] for c in commands for s in sources}
         for argv in commands.values():  # a first run of each fills the caches (.pyc files, the page cache)
             for source in sources.values():
                 timed(argv, source, env)
@@ -99,11 +104,17 @@ def main() -> None:
             for command, argv in commands.items():
                 for label, source in sources.items():
                     times[(command, label)].append(timed(argv, source, env))
-    print(f"kubectl asgi: wall time in seconds, {args.runs} runs each (load average now: {os.getloadavg()[0]:.1f})")
-    print(f"{'command':<32} {'code':<10} {'median':>7} {'fastest':>8}")
+    load = os.getloadavg()[0]
+    print(
+        f"kubectl asgi: seconds, {args.runs} runs each: wall (median, fastest), CPU (median); load average {load:.1f}"
+    )
+    print(f"{'command':<32} {'code':<10} {'median':>7} {'fastest':>8} {'cpu':>7}")
     for (command, label), values in times.items():
         name = label if label == "checkout" else f"{args.baseline}"
-        print(f"{command:<32} {name:<10} {statistics.median(values):>7.3f} {min(values):>8.3f}")
+        wall, cpu = [w for w, _ in values], [c for _, c in values]
+        print(
+            f"{command:<32} {name:<10} {statistics.median(wall):>7.3f} {min(wall):>8.3f} {statistics.median(cpu):>7.3f}"
+        )
 
 
 if __name__ == "__main__":
