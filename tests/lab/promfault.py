@@ -176,9 +176,8 @@ class PromFault:
             handler.send_header("Content-Type", "application/json")
             if length:
                 handler.send_header("Content-Length", str(len(body)))
-            else:  # the body ends with the connection
+            else:  # the body ends with the connection (http.server closes it after a "Connection: close")
                 handler.send_header("Connection", "close")
-                handler.close_connection = True
             handler.end_headers()
             handler.wfile.write(body)
         except OSError:  # the client gave up waiting (slow): what its timeout is for
