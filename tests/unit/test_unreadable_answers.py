@@ -366,3 +366,11 @@ def test_an_error_nobody_foresaw_is_named_by_its_kind_without_the_url() -> None:
         urllib3.exceptions.MaxRetryError(None, "/api/v1/query?query=sum%28x%29", reason=inner)  # type: ignore[arg-type]
     )
     assert essence(error, 5) == "ProtocolError: something odd at ..."
+
+
+def test_a_header_value_outside_latin_1_is_a_credential_problem_said_without_the_value() -> None:
+    from asgi_operator.prom.client import Auth, AuthRejected
+
+    with pytest.raises(AuthRejected) as e:
+        Prometheus(f"http://127.0.0.1:{free_port()}", 1, Auth(headers=(("X-Org", "s3cr\u00e9t\u2019"),))).query("up")
+    assert "not valid in HTTP" in str(e.value) and "s3cr" not in str(e.value)

@@ -259,15 +259,19 @@ class Prometheus:
             raise UnreadableAnswer(self.where, str(e)) from None
         except requests.exceptions.SSLError as e:
             raise AuthRejected(f"{self.where}: TLS verification failed: {_tls_reason(e)}") from None
-        except requests.exceptions.InvalidHeader:
+        except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
             # requests' message quotes the header's value: never repeat it
             raise AuthRejected(
-                f"{self.where}: a credential or header value is not valid in HTTP (a control character?)"
+                f"{self.where}: a credential or header value is not valid in HTTP (a control character, or one "
+                "outside Latin-1?)"
             ) from None
         except requests.RequestException as e:
             reason = essence(e, self.timeout)
             log.debug("no answer from %s (%s: %s) to the query %s", self.where, reason, e, query)
             raise PrometheusUnreachable(f"{self.where}: {reason}") from None
+        except (ValueError, TypeError) as e:  # http.client refusing what it was given
+            log.debug("no request to %s (%s) for the query %s", self.where, type(e).__name__, query)
+            raise PrometheusUnreachable(f"{self.where}: the request could not be sent ({type(e).__name__})") from None
         return self._read(response, query)
 
     def _read(self, response: requests.Response, query: str) -> list[Series]:
