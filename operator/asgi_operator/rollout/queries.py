@@ -8,7 +8,8 @@ Probe and metrics endpoints are left out, so kubelet probes are never mistaken f
 The numbers of one track (requests in the window, error rate, p99 latency and, with `slo.perRoute`, the
 worst route by error rate and by p99 and how many routes had enough requests to be judged) come back from ONE
 query: each is tagged with an `asgi_check` label and joined with `or`. An analysis therefore costs one query
-for the canary and, only when relative thresholds are set, one for stable.
+for the canary and, only when relative thresholds are set, one for stable. Each tag is at most one series in
+the answer (`checks`); an answer with more, or with series for other tags, is ambiguous (`ambiguity`).
 """
 
 from __future__ import annotations
@@ -267,11 +268,10 @@ def ambiguity(found: Counter[str | None], asked: Collection[str]) -> str | None:
     problems: list[str] = []
     if found[None]:
         problems.append(f"{found[None]:,} series without the {CHECK_LABEL} label")
-    many = [f"{found[check]:,} series for {check}" for check in asked if found[check] > 1]
-    if len(many) == 1:
-        problems.append(f"{many[0]}, expected 1")
-    elif many:
-        problems.append(", ".join([many[0], *(m.replace(" series", "") for m in many[1:])]) + ", expected 1 each")
+    many = [(check, found[check]) for check in asked if found[check] > 1]
+    if many:  # "3,333 series for requests, 3,334 for error_rate, expected 1 each"
+        listed = ", ".join(f"{n:,}{' series' if i == 0 else ''} for {check}" for i, (check, n) in enumerate(many))
+        problems.append(f"{listed}, expected 1{' each' if len(many) > 1 else ''}")
     unknown = [(check, n) for check, n in found.items() if check is not None and check not in asked]
     if unknown:
         named = [f"{n:,} for {_cut(check)}" for check, n in unknown[:_SHOWN_CHECKS]]
