@@ -23,13 +23,16 @@ canary analysis (issue 14). The operator is pointed at `PromFault.url` instead o
 Every answer carries its Content-Length, except with `length=False` (the body then ends when the connection
 closes, so its size is known only once it is read).
 
-Binds to 127.0.0.1 on a free port; `close()` ends it (and any drip in progress). Counts what it served.
+Binds to 127.0.0.1 on a free port; `close()` ends it (any drip in progress, and the connections kept alive).
+Counts what it served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -80,6 +83,7 @@ class PromFault:
     served: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: threading.Event = field(default_factory=threading.Event)
+    _connections: set[socket.socket] = field(default_factory=set)
     _server: http.server.ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -88,6 +92,20 @@ class PromFault:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with owner._lock:
+                    owner._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with owner._lock:
+                    owner._connections.discard(self.connection)
+                super().finish()
+
+            def handle(self) -> None:
+                with contextlib.suppress(ConnectionError):  # the client went away (what its cap or timeout is for)
+                    super().handle()
 
             def do_GET(self) -> None:
                 owner._answer(self)
@@ -113,10 +131,15 @@ class PromFault:
             self.fault = Fault(mode=mode, **options)
 
     def close(self) -> None:
+        """Gone, as a process that exits: nothing listens, and the connections kept alive are closed too."""
         self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self._lock:
+            for conn in self._connections:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
     # ------------------------------------------------------------------------------------------------ answers
     def _answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:

@@ -374,3 +374,12 @@ def test_a_header_value_outside_latin_1_is_a_credential_problem_said_without_the
     with pytest.raises(AuthRejected) as e:
         Prometheus(f"http://127.0.0.1:{free_port()}", 1, Auth(headers=(("X-Org", "s3cr\u00e9t\u2019"),))).query("up")
     assert "not valid in HTTP" in str(e.value) and "s3cr" not in str(e.value)
+
+
+def test_prometheus_gone_is_connection_refused_even_on_a_kept_alive_connection(fault: PromFault) -> None:
+    client = Prometheus(fault.url, 2)
+    assert len(client.query("up")) == 3  # the connection is kept alive in the client's pool
+    fault.close()
+    with pytest.raises(PrometheusUnreachable) as e:
+        client.query("up")
+    assert str(e.value) == f"{fault.url}/api/v1/query: connection refused"
