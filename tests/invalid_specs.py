@@ -750,13 +750,13 @@ INVALID += [
         "rate-limit-burst-per-minute-with-traefik",
         {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "burst": 20}}},
         "spec.expose.rateLimit.burst",
-        ("burst 20 is more than Traefik keeps: at most 1,", "forgets a client", "set it to 1"),
+        ("burst is more than Traefik keeps: at most the requests per second", "forgets a client"),
     ),
     Invalid(
         "rate-limit-burst-above-the-rate-per-second-with-traefik",
         {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "per": "Second", "requests": 10, "burst": 11}}},
         "spec.expose.rateLimit.burst",
-        ("burst 11 is more than Traefik keeps: at most 10,",),
+        ("burst is more than Traefik keeps", "requests with per Second"),
     ),
     Invalid(
         "rate-limit-traefik-on-your-route",
