@@ -628,6 +628,7 @@ _RL: dict[str, Any] = {"requests": 100, "per": "Minute", "scope": "PerProxy"}
 _RL_GATEWAY: dict[str, Any] = {"host": "shop.example.com", "gateway": {"name": "public"}}
 _RL_INGRESS: dict[str, Any] = {"host": "shop.example.com", "ingress": {"className": "nginx"}}
 _RL_NGINX: dict[str, Any] = {**_RL, "implementation": "IngressNginx"}
+_RL_TRAEFIK: dict[str, Any] = {**_RL, "implementation": "Traefik"}
 INVALID += [
     Invalid(
         "rate-limit-gateway-without-implementation",
@@ -719,7 +720,7 @@ INVALID += [
         "rate-limit-implementation-with-an-ingress",
         {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "implementation": "EnvoyGateway"}}},
         "spec.expose.rateLimit.implementation",
-        ("needs implementation: IngressNginx", "EnvoyGateway and NginxGatewayFabric are for expose.gateway"),
+        ("needs implementation: IngressNginx", "EnvoyGateway, NginxGatewayFabric and Traefik are for expose.gateway"),
     ),
     Invalid(
         "rate-limit-per-hour-with-nginx-gateway-fabric",
@@ -731,6 +732,55 @@ INVALID += [
         },
         "spec.expose.rateLimit.per",
         ("r/s, r/m",),
+    ),
+    # Traefik: a Middleware named by the generated route; PerProxy, no allow-list, a bucket of a second at most
+    Invalid(
+        "rate-limit-global-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "scope": "Global"}}},
+        "spec.expose.rateLimit.scope",
+        ("not possible with Traefik", "each Traefik instance's memory", "use scope: PerProxy"),
+    ),
+    Invalid(
+        "rate-limit-exempt-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "exempt": ["10.0.0.0/8"]}}},
+        "spec.expose.rateLimit.exempt",
+        ("only possible with ingress-nginx", "Traefik (its RateLimit middleware) have no allow-list"),
+    ),
+    Invalid(  # 100 per minute refills less than 2 a second: Traefik would give a resting client 20 again
+        "rate-limit-burst-per-minute-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "burst": 20}}},
+        "spec.expose.rateLimit.burst",
+        ("burst is more than Traefik keeps: at most the requests per second", "forgets a client"),
+    ),
+    Invalid(
+        "rate-limit-burst-above-the-rate-per-second-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "per": "Second", "requests": 10, "burst": 11}}},
+        "spec.expose.rateLimit.burst",
+        ("burst is more than Traefik keeps", "requests with per Second"),
+    ),
+    Invalid(
+        "rate-limit-traefik-on-your-route",
+        {"spec.expose": {"httpRoute": {"name": "shop"}, "rateLimit": _RL_TRAEFIK}},
+        "spec.expose.rateLimit.implementation",
+        ("Traefik is not possible with expose.httpRoute", "ExtensionRef filter", "Use expose.gateway"),
+    ),
+    Invalid(
+        "rate-limit-traefik-with-an-ingress",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": _RL_TRAEFIK}},
+        "spec.expose.rateLimit.implementation",
+        ("needs implementation: IngressNginx", "Traefik: expose.gateway only"),
+    ),
+    Invalid(  # Traefik's Gateway API provider answers 500 to every request of a rule with a CORS filter
+        "rate-limit-traefik-with-cors-at-the-edge",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": _RL_TRAEFIK,
+                "cors": {"allowOrigins": ["https://shop.example.com"]},
+            }
+        },
+        "spec.expose.cors.enforcement",
+        ("does not implement the HTTPRoute CORS filter", "use cors.enforcement: App"),
     ),
     Invalid(
         "rate-limit-zero-requests",
@@ -1106,6 +1156,25 @@ AT_THE_EDGE += [
     (
         "rate-limit-ingress-nginx-with-the-replicas-router",
         {"spec.expose": {**_RL_INGRESS, "rateLimit": _RL_NGINX}, "spec.rollout": {"router": "replicas"}},
+    ),
+    # Traefik: per Hour, and a burst of exactly what refills in a second (or 1)
+    (
+        "rate-limit-traefik-per-hour-burst-of-what-a-second-refills",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "requests": 7200, "per": "Hour", "burst": 2}}},
+    ),
+    (
+        "rate-limit-traefik-per-minute-burst-one",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "requests": 59, "burst": 1}}},
+    ),
+    (
+        "rate-limit-traefik-per-second-burst-of-requests-cors-in-the-app",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": {**_RL_TRAEFIK, "per": "Second", "requests": 10, "burst": 10},
+                "cors": {"allowOrigins": ["https://shop.example.com"], "enforcement": "App"},
+            }
+        },
     ),
 ]
 

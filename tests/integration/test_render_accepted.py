@@ -864,13 +864,35 @@ RATE_LIMITS: list[tuple[str, Manifest]] = [
             "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "IngressNginx"},
         },
     ),
+    (  # Traefik's Middleware, and its ExtensionRef filter after the HSTS filter on the weighted rule
+        "traefik-after-hsts",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "http"},
+            "tls": {"secretName": "shop-tls"},
+            "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "Traefik"},
+        },
+    ),
+    (
+        "traefik-per-hour-with-a-burst",
+        {
+            "gateway": {"name": "public"},
+            "rateLimit": {
+                "requests": 36000,
+                "per": "Hour",
+                "scope": "PerProxy",
+                "implementation": "Traefik",
+                "burst": 7,
+            },
+        },
+    ),
 ]
 
 
 @pytest.mark.parametrize("expose", [e for _, e in RATE_LIMITS], ids=[i for i, _ in RATE_LIMITS])
 def test_rate_limit_policies_and_annotations_are_accepted(cluster: Cluster, namespace: str, expose: Manifest) -> None:
-    """The AsgiService as written, and its children mid-canary, with the real policy CRD from Envoy Gateway's
-    module (the lab installs it); stored as rendered, so the operator does not rewrite them."""
+    """The AsgiService as written, and its children mid-canary, with the real policy CRDs from Envoy Gateway's
+    and Traefik's modules (the lab installs them); stored as rendered, so the operator does not rewrite them."""
     fields = {**BASE, "expose": expose}
     spec = AsgiServiceSpec.model_validate(fields)
     (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
@@ -878,6 +900,7 @@ def test_rate_limit_policies_and_annotations_are_accepted(cluster: Cluster, name
     children = desired_children(Owner("shop", namespace, OWNER_UID), spec, canary=CanaryPlan(spec, 1), weight=10)
     kinds = {c["kind"] for c in children.apply}
     assert ("BackendTrafficPolicy" in kinds) == (expose["rateLimit"]["implementation"] == "EnvoyGateway")
+    assert ("Middleware" in kinds) == (expose["rateLimit"]["implementation"] == "Traefik")
     check_children(cluster, namespace, children.apply)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -145,3 +146,39 @@ def test_a_stored_stable_spec_is_not_judged_again_by_rules_added_since_it_was_ad
     stored["replicas"] = "three"
     with pytest.raises(StableSpecInvalid, match="replicas"):
         parse_stable_spec(stored)
+
+
+TRAEFIK_REFUSALS = [c for c in INVALID if "traefik" in c.id]
+
+
+@pytest.mark.parametrize("case", TRAEFIK_REFUSALS, ids=[c.id for c in TRAEFIK_REFUSALS])
+def test_the_models_refuse_what_traefik_cannot_do_with_the_api_servers_words(case: Invalid) -> None:
+    """The same reason as at `kubectl apply` (the CEL message, or its messageExpression with the values)."""
+    with pytest.raises(ValidationError) as err:
+        AsgiService.model_validate(case.manifest())
+    for word in case.words:
+        assert word in str(err.value), word
+
+
+@pytest.mark.parametrize(
+    ("requests", "per", "ceiling"),
+    [
+        (10, "Second", 10),
+        (1, "Second", 1),
+        (59, "Minute", 1),
+        (100, "Minute", 1),
+        (6000, "Minute", 100),
+        (3599, "Hour", 1),
+        (7200, "Hour", 2),
+    ],
+)
+def test_traefiks_burst_is_at_most_what_refills_in_a_second(requests: int, per: str, ceiling: int) -> None:
+    """Traefik forgets a client after one to two seconds without requests and starts its bucket full again."""
+    limit = {"requests": requests, "per": per, "scope": "PerProxy", "implementation": "Traefik"}
+
+    def expose(burst: int) -> dict[str, Any]:
+        return {"host": "shop.example.com", "gateway": {"name": "public"}, "rateLimit": {**limit, "burst": burst}}
+
+    AsgiServiceSpec.model_validate({**BASE["spec"], "expose": expose(ceiling)})
+    with pytest.raises(ValidationError, match=rf"lower it to {ceiling} \(burst {ceiling + 1}\)"):
+        AsgiServiceSpec.model_validate({**BASE["spec"], "expose": expose(ceiling + 1)})
