@@ -346,6 +346,7 @@ def run(n: int) -> dict[str, Any]:
         interval = 5.0
         canary = service("canary", strategy="Canary", interval="5s", progressDeadline="10m")
         canary["spec"]["rollout"]["prometheus"] = {"address": prom.url}
+        canary["spec"]["metrics"] = {"interval": "1s"}  # rollout.interval is at least one scrape
         apply_all(lab, [canary])
         wait_for("the canary's first deploy", lambda: ready.count() >= n + SINGLES + 1, 120, interval=0.5)
         canary["spec"]["env"] = [{"name": "APP_VERSION", "value": "v2"}]

@@ -232,6 +232,25 @@ INVALID: list[Invalid] = [
         "spec.rollout.slo.window",
         ("at least 2 scrapes",),
     ),
+    # an analysis more often than one scrape finds no new sample (RollingUpdate has no analysis: AT_THE_EDGE)
+    Invalid(
+        "analysis-interval-shorter-than-one-scrape",
+        {"spec.metrics": {"interval": "1m"}, "spec.rollout": {"interval": "10s"}},
+        "spec.rollout.interval",
+        ("rollout.interval 10s is shorter than one scrape (metrics.interval 1m)", "at least 1m"),
+    ),
+    Invalid(
+        "analysis-interval-shorter-than-the-default-scrape",
+        {"spec.rollout": {"interval": "5s"}},
+        "spec.rollout.interval",
+        ("rollout.interval 5s is shorter than one scrape (metrics.interval 10s)",),
+    ),
+    Invalid(
+        "scrape-interval-longer-than-the-default-analysis-interval",
+        {"spec.metrics": {"interval": "2m"}},
+        "spec.rollout.interval",
+        ("rollout.interval 1m is shorter than one scrape (metrics.interval 2m)", "metrics.interval to at most 1m"),
+    ),
     Invalid(
         "scrape-interval-below-a-second",
         {"spec.metrics": {"interval": "500ms"}},
@@ -608,6 +627,8 @@ INVALID += [
 _RL: dict[str, Any] = {"requests": 100, "per": "Minute", "scope": "PerProxy"}
 _RL_GATEWAY: dict[str, Any] = {"host": "shop.example.com", "gateway": {"name": "public"}}
 _RL_INGRESS: dict[str, Any] = {"host": "shop.example.com", "ingress": {"className": "nginx"}}
+_RL_NGINX: dict[str, Any] = {**_RL, "implementation": "IngressNginx"}
+_RL_TRAEFIK: dict[str, Any] = {**_RL, "implementation": "Traefik"}
 INVALID += [
     Invalid(
         "rate-limit-gateway-without-implementation",
@@ -628,13 +649,13 @@ INVALID += [
     ),
     Invalid(
         "rate-limit-global-with-ingress-nginx",
-        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "scope": "Global"}}},
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL_NGINX, "scope": "Global"}}},
         "spec.expose.rateLimit.scope",
         ("ingress-nginx", "each controller replica", "PerProxy"),
     ),
     Invalid(
         "rate-limit-per-hour-with-ingress-nginx",
-        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "per": "Hour"}}},
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL_NGINX, "per": "Hour"}}},
         "spec.expose.rateLimit.per",
         ("limit-rps", "limit-rpm"),
     ),
@@ -647,15 +668,28 @@ INVALID += [
         "spec.expose.rateLimit",
         ("not possible with rollout.router replicas",),
     ),
+    # no implementation: nothing is guessed from the class name, the message says what to add
     Invalid(
-        "rate-limit-ingress-of-another-controller",
-        {"spec.expose": {"host": "shop.example.com", "ingress": {"className": "traefik"}, "rateLimit": _RL}},
-        "spec.expose.rateLimit",
-        ("needs ingress-nginx",),
+        "rate-limit-ingress-without-implementation",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": _RL}},
+        "spec.expose.rateLimit.implementation",
+        ("needs implementation: IngressNginx", "add implementation: IngressNginx to expose.rateLimit"),
+    ),
+    Invalid(  # F5's NGINX Ingress Controller ignores ingress-nginx's annotations
+        "rate-limit-nginx-plus-ingress-without-implementation",
+        {"spec.expose": {"host": "shop.example.com", "ingress": {"className": "nginx-plus"}, "rateLimit": _RL}},
+        "spec.expose.rateLimit.implementation",
+        ("served by the ingress-nginx controller", "F5's NGINX Ingress Controller"),
+    ),
+    Invalid(
+        "rate-limit-ingress-nginx-on-a-gateway",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": _RL_NGINX}},
+        "spec.expose.rateLimit.implementation",
+        ("required with Gateway API", "IngressNginx is for expose.ingress"),
     ),
     Invalid(
         "rate-limit-exempt-not-a-cidr",
-        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "exempt": ["10.0.0.0/33"]}}},
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL_NGINX, "exempt": ["10.0.0.0/33"]}}},
         "spec.expose.rateLimit.exempt",
         ("IP addresses or CIDRs",),
     ),
@@ -678,7 +712,7 @@ INVALID += [
     ),
     Invalid(
         "rate-limit-burst-not-a-multiple-with-ingress-nginx",
-        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "burst": 150}}},
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL_NGINX, "burst": 150}}},
         "spec.expose.rateLimit.burst",
         ("multiple of requests",),
     ),
@@ -686,7 +720,7 @@ INVALID += [
         "rate-limit-implementation-with-an-ingress",
         {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "implementation": "EnvoyGateway"}}},
         "spec.expose.rateLimit.implementation",
-        ("remove implementation",),
+        ("needs implementation: IngressNginx", "EnvoyGateway, NginxGatewayFabric and Traefik are for expose.gateway"),
     ),
     Invalid(
         "rate-limit-per-hour-with-nginx-gateway-fabric",
@@ -699,9 +733,58 @@ INVALID += [
         "spec.expose.rateLimit.per",
         ("r/s, r/m",),
     ),
+    # Traefik: a Middleware named by the generated route; PerProxy, no allow-list, a bucket of a second at most
+    Invalid(
+        "rate-limit-global-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "scope": "Global"}}},
+        "spec.expose.rateLimit.scope",
+        ("not possible with Traefik", "each Traefik instance's memory", "use scope: PerProxy"),
+    ),
+    Invalid(
+        "rate-limit-exempt-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "exempt": ["10.0.0.0/8"]}}},
+        "spec.expose.rateLimit.exempt",
+        ("only possible with ingress-nginx", "Traefik (its RateLimit middleware) have no allow-list"),
+    ),
+    Invalid(  # 100 per minute refills less than 2 a second: Traefik would give a resting client 20 again
+        "rate-limit-burst-per-minute-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "burst": 20}}},
+        "spec.expose.rateLimit.burst",
+        ("burst is more than Traefik keeps: at most the requests per second", "forgets a client"),
+    ),
+    Invalid(
+        "rate-limit-burst-above-the-rate-per-second-with-traefik",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "per": "Second", "requests": 10, "burst": 11}}},
+        "spec.expose.rateLimit.burst",
+        ("burst is more than Traefik keeps", "requests with per Second"),
+    ),
+    Invalid(
+        "rate-limit-traefik-on-your-route",
+        {"spec.expose": {"httpRoute": {"name": "shop"}, "rateLimit": _RL_TRAEFIK}},
+        "spec.expose.rateLimit.implementation",
+        ("Traefik is not possible with expose.httpRoute", "ExtensionRef filter", "Use expose.gateway"),
+    ),
+    Invalid(
+        "rate-limit-traefik-with-an-ingress",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": _RL_TRAEFIK}},
+        "spec.expose.rateLimit.implementation",
+        ("needs implementation: IngressNginx", "Traefik: expose.gateway only"),
+    ),
+    Invalid(  # Traefik's Gateway API provider answers 500 to every request of a rule with a CORS filter
+        "rate-limit-traefik-with-cors-at-the-edge",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": _RL_TRAEFIK,
+                "cors": {"allowOrigins": ["https://shop.example.com"]},
+            }
+        },
+        "spec.expose.cors.enforcement",
+        ("does not implement the HTTPRoute CORS filter", "use cors.enforcement: App"),
+    ),
     Invalid(
         "rate-limit-zero-requests",
-        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL, "requests": 0}}},
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": {**_RL_NGINX, "requests": 0}}},
         "spec.expose.rateLimit.requests",
         ("greater than or equal to 1",),
     ),
@@ -923,6 +1006,11 @@ AT_THE_EDGE: list[tuple[str, dict[str, Any]]] = [
     ),
     ("window-exactly-two-scrapes", {"spec.metrics": {"interval": "15s"}, "spec.rollout": {"slo": {"window": "30s"}}}),
     ("scrape-interval-one-second", {"spec.metrics": {"interval": "1s"}}),
+    ("analysis-interval-exactly-one-scrape", {"spec.metrics": {"interval": "60s"}, "spec.rollout": {"interval": "1m"}}),
+    (
+        "rolling-update-has-no-analysis-interval",
+        {"spec.metrics": {"interval": "1m"}, "spec.rollout": {"strategy": "RollingUpdate", "interval": "10s"}},
+    ),
     # Prometheus auth: a method, headers and TLS together; credentials over http:// (a mesh); tls with no address
     (
         "prom-auth-everything-at-once",
@@ -1055,9 +1143,37 @@ AT_THE_EDGE += [
         {
             "spec.expose": {
                 **_RL_INGRESS,
-                "rateLimit": {**_RL, "burst": 300, "exempt": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]},
+                "rateLimit": {**_RL_NGINX, "burst": 300, "exempt": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]},
             },
             "spec.rollout": {"router": "ingressNginx"},
+        },
+    ),
+    # the implementation is stated, so any class name will do, and any router that renders the Ingress
+    (
+        "rate-limit-ingress-nginx-with-its-own-class-name",
+        {"spec.expose": {"host": "shop.example.com", "ingress": {"className": "public"}, "rateLimit": _RL_NGINX}},
+    ),
+    (
+        "rate-limit-ingress-nginx-with-the-replicas-router",
+        {"spec.expose": {**_RL_INGRESS, "rateLimit": _RL_NGINX}, "spec.rollout": {"router": "replicas"}},
+    ),
+    # Traefik: per Hour, and a burst of exactly what refills in a second (or 1)
+    (
+        "rate-limit-traefik-per-hour-burst-of-what-a-second-refills",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "requests": 7200, "per": "Hour", "burst": 2}}},
+    ),
+    (
+        "rate-limit-traefik-per-minute-burst-one",
+        {"spec.expose": {**_RL_GATEWAY, "rateLimit": {**_RL_TRAEFIK, "requests": 59, "burst": 1}}},
+    ),
+    (
+        "rate-limit-traefik-per-second-burst-of-requests-cors-in-the-app",
+        {
+            "spec.expose": {
+                **_RL_GATEWAY,
+                "rateLimit": {**_RL_TRAEFIK, "per": "Second", "requests": 10, "burst": 10},
+                "cors": {"allowOrigins": ["https://shop.example.com"], "enforcement": "App"},
+            }
         },
     ),
 ]

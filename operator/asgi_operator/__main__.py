@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import random
+import re
 import secrets
 import socket
 import sys
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from . import __version__
 
@@ -107,12 +108,45 @@ def _pairs(items: list[str], flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+class ExpectedRetries(logging.Filter):
+    """Kopf logs each failed try of a request it tries again at ERROR ("Request attempt #2/9 failed; will
+    retry: ..."): while the API server restarts, a line for every try of each of its watches (CRDs, namespaces,
+    peering) and keep-alives. Those tries are expected, and most succeed: the first of a request is logged at
+    INFO, the later ones at DEBUG (shown with --verbose). The last ("escalating") stays an ERROR."""
+
+    RETRY: Final = re.compile(r"Request attempt #(\d+)\S* failed; will retry")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "expected_retry", False):  # not lowered yet (by another handler's filter)
+            if record.levelno != logging.ERROR or not record.name.startswith("kopf"):
+                return True
+            found = self.RETRY.match(record.getMessage())
+            if found is None:
+                return True
+            level = logging.INFO if found.group(1) == "1" else logging.DEBUG
+            record.__dict__.update(levelno=level, levelname=logging.getLevelName(level), expected_retry=True)
+        return logging.getLogger(record.name).isEnabledFor(record.levelno)
+
+
+def configure_logging(log_format: str, *, verbose: bool) -> None:
+    import kopf
+
+    formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+    kopf.configure(verbose=verbose, log_format=formats[log_format])
+    for handler in logging.getLogger().handlers:  # Kopf's own, on the root logger
+        handler.addFilter(ExpectedRetries())
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    if not verbose:  # Kopf logs every handler call at INFO; ours only enqueue
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+
+
 def run(args: argparse.Namespace) -> int:
     from .controller.memory import limit_arenas
 
     limit_arenas()  # before any thread starts
     if args.kubeconfig:
-        # before the kubernetes client is imported: it reads $KUBECONFIG once, at import (Kopf logs in with it)
+        # before the kubernetes client is imported (it reads $KUBECONFIG once, at import): whatever reads it gets
+        # the same file as the operator and its Kopf login (handlers.login), which are given it explicitly
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
     from prometheus_client import start_http_server
@@ -148,11 +182,7 @@ def run(args: argparse.Namespace) -> int:
             identity=identity,
         )
     )
-    formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
-    kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    if not args.verbose:  # Kopf logs every handler call at INFO; ours only enqueue
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    configure_logging(args.log_format, verbose=args.verbose)
     if args.metrics_address:
         host, _, port = args.metrics_address.rpartition(":")
         start_http_server(int(port), addr=host or "0.0.0.0")  # noqa: S104

@@ -16,6 +16,7 @@ import kopf
 
 from .controller.controller import Controller
 from .controller.settings import Settings
+from .kube.config import CONFIG_ERRORS, connection
 
 _controller: Controller | None = None
 _settings = Settings()
@@ -30,6 +31,30 @@ def configure(settings: Settings) -> None:
 def controller() -> Controller:
     assert _controller is not None, "the operator has not started"
     return _controller
+
+
+@kopf.on.login()
+def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+    """Kopf connects as the controller does (kube.config): certificates a kubeconfig embeds stay in memory, where
+    Kopf's own login through the client library writes them to temporary files (a read-only root without a
+    writable /tmp never started). Asked again whenever Kopf logs in again (an expired token)."""
+    try:
+        c = connection(_settings.kubeconfig)
+    except CONFIG_ERRORS as e:
+        raise kopf.PermanentError(f"cannot connect to the Kubernetes API: {e}") from e
+    return kopf.ConnectionInfo(
+        server=c.server,
+        ca_path=c.ca_file,
+        ca_data=c.ca_pem,
+        insecure=c.insecure,
+        scheme=c.scheme,
+        token=c.token,
+        username=c.username,
+        password=c.password,
+        certificate_path=c.cert_file,
+        private_key_path=c.key_file,
+        trust_env=settings.networking.trust_env,
+    )
 
 
 @kopf.on.startup()

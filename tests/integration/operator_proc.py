@@ -15,10 +15,13 @@ from lab.cluster import REPO, GaveUp, die_with_parent, free_port, terminate, wai
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, kubeconfig: Path, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.args = args
         self.env = env or {}
+        self.prefix = prefix  # a command that runs the operator (e.g. in a mount namespace), it execs the rest
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.log = Path(tempfile.mkstemp(prefix="asgi-operator-", suffix=".log")[1])
@@ -28,6 +31,7 @@ class OperatorProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
+                    *self.prefix,
                     sys.executable,
                     "-m",
                     "asgi_operator",

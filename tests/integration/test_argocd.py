@@ -217,6 +217,7 @@ def _spec(version: str) -> dict[str, Any]:
             "app": "main:app",
             "replicas": 2,
             "env": [{"name": "APP_VERSION", "value": version}],
+            "metrics": {"interval": "1s"},  # rollout.interval is at least one scrape
             "rollout": {
                 "steps": [10, 50, 100],
                 "interval": "2s",

@@ -536,7 +536,8 @@ def installed(release: Release) -> str:
 
 def test_install_notes_say_how_to_get_what_is_not_in_the_chart(release: Release) -> None:
     notes = " ".join(release.notes[release.notes.index("NOTES:") :].split())
-    assert "pip install ." in notes and "Dockerfile" in notes
+    # the plugin into a virtualenv of its own (PEP 668: a bare `pip install .` is refused by Debian's Python)
+    assert "python3 -m venv ~/.local/share/kubectl-asgi" in notes and "Dockerfile" in notes
     assert "pip install asgi-operator" not in notes
     assert "asgi-asgi-operator-view and -edit are aggregated" in notes
     assert "helm uninstall leaves it" in notes

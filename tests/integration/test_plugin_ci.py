@@ -4,9 +4,9 @@ console script runs as a subprocess with its output piped (as in a CI job), FORC
 
 - A CI-like script: `kubectl asgi status hello --timeout 2m` right after applying a good release exits 0 once
   it is promoted, after a bad one exits 2 once it is rolled back, and after a good one that follows a rollback
-  exits 0 again (the earlier RolledBack does not end the wait); --timeout gives 4; Ctrl-C gives 130. The
-  canaries are real (tests/integration/test_canary_e2e.py's rig: real Prometheus, real traffic, 4 s
-  intervals).
+  exits 0 again (the earlier RolledBack does not end the wait); --timeout gives 4; Ctrl-C gives 130; a rollout
+  a person paused ends the wait at once with 5, and after `resume` the wait goes on to 0. The canaries are real
+  (tests/integration/test_canary_e2e.py's rig: real Prometheus, real traffic, 4 s intervals).
 - `render` for every example is what the operator applies: each rendered object exists, carries the same
   `asgi.dev/config-hash` as the live one (a hash of the whole manifest the operator applied, so the content is
   byte for byte the same), the live object holds every rendered field, and the operator owns nothing else;
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +121,31 @@ def test_ci_waits_for_each_release_and_exits_by_its_outcome(rig: Rig) -> None:
     assert "promoted" in outcomes[v2] and "rolled back" in outcomes[v3] and "promoted" in outcomes[v4]
 
 
+def test_ci_learns_at_once_that_a_person_paused_the_rollout(rig: Rig) -> None:
+    cluster, namespace = rig.cluster, rig.namespace
+    assert kubectl_asgi(cluster, namespace, "pause", NAME).returncode == 0
+    # nothing in flight: the pause changes nothing, the stable revision is Ready
+    idle = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "1m")
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+
+    # a release applied while paused: its canary starts and is held at step 1; the wait ends then, with 5
+    rig.apply(spec(rig.prometheus.url, "v2"))
+    started = time.monotonic()
+    held = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "2m")
+    took = time.monotonic() - started
+    assert held.returncode == 5, held.stdout + held.stderr
+    assert took < 60, took  # at once, not at the deadline
+    r = rig.rollout()
+    assert (r["phase"], r["paused"], r["stepIndex"], r["canaryRevision"]) == ("Progressing", True, 0, revision(rig))
+    assert f"the rollout of revision {revision(rig)} is paused" in held.stdout.splitlines()[-1]
+
+    # resumed: the pause still in status until the operator takes the resume must not end the next wait
+    assert kubectl_asgi(cluster, namespace, "resume", NAME).returncode == 0
+    resumed = kubectl_asgi(cluster, namespace, "status", NAME, "--timeout", "2m")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _promoted_and_ready(rig) and rig.rollout()["stableRevision"] == r["canaryRevision"]
+
+
 # ------------------------------------------------------------------------------------------------ render, diff
 def _served(cluster: Cluster, crd: str) -> bool:
     return cluster.kubectl("get", "crd", crd, check=False).returncode == 0
@@ -212,3 +240,89 @@ def test_render_is_what_the_operator_applies_and_diff_agrees(
     assert (
         must_get(cluster, "asgiservice", name, namespace)["spec"]["image"] == doc["spec"]["image"]
     )  # diff wrote nothing
+
+
+# ------------------------------------------------------------------------------------------------ installing it
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's and Ubuntu's, marked externally managed (PEP 668)
+
+
+def readme_install_block() -> str:
+    """The commands under the README's `<!-- plugin-install ... -->` marker, as written there."""
+    text = (REPO / "README.md").read_text()
+    after = text[text.index("<!-- plugin-install:") :]
+    block = re.search(r"```bash\n(.*?)```", after, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def checkout_copy(into: Path) -> Path:
+    """The checkout's files (tracked, and new ones not ignored), without .venv, .lab or build output."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file() and not source.is_symlink():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+    return into
+
+
+def test_the_readmes_plugin_install_works_with_the_system_python(tmp_path: Path) -> None:
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip(f"no {SYSTEM_PYTHON}: not a Debian/Ubuntu system")
+    if subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"], check=False
+    ).returncode:
+        pytest.skip(f"{SYSTEM_PYTHON} is older than 3.11, which the README asks for")
+    marked = list(SYSTEM_PYTHON.parent.parent.glob("lib/python3*/EXTERNALLY-MANAGED"))
+    home, checkout = tmp_path / "home", checkout_copy(tmp_path / "asgi-operator")
+    home.mkdir()
+    hidden = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_BREAK_SYSTEM_PACKAGES"}  # what could hide a failure
+    env = {k: v for k, v in os.environ.items() if k not in hidden} | {
+        "HOME": str(home),  # the README's ~ is this test's
+        "PATH": f"{SYSTEM_PYTHON.parent}:/bin",  # python3 is the system's, not a virtualenv's or pyenv's
+        # the machine's pip cache, not one per run under the temporary HOME (only answers with caching headers
+        # are kept: where the index sends none, each run downloads the ~15 MB again; most of the ~20 s is pip's
+        # resolving and unpacking)
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip"),
+        "PIP_NO_COMPILE": "1",  # no .pyc files for 40 packages: the scripts still run, compiling what they import
+    }
+    if marked and (SYSTEM_PYTHON.parent / "pip3").exists():  # as the README says: a system pip refuses to install
+        refused = subprocess.run(
+            ["python3", "-m", "pip", "install", "--dry-run", "."],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert refused.returncode != 0 and "externally-managed-environment" in refused.stderr, refused.stderr
+    install = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_install_block()],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=480,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+
+    on_path = {**env, "PATH": f"{home / '.local' / 'bin'}:{env['PATH']}"}
+    helped = subprocess.run(["kubectl-asgi", "--help"], env=on_path, capture_output=True, text=True, check=False)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("Usage: kubectl asgi [OPTIONS] COMMAND [ARGS]...")
+    assert re.search(r"^\s+5\s+status -w/--timeout: the rollout is paused", helped.stdout, re.M)
+    completed = subprocess.run(
+        ["kubectl_complete-asgi", "pro"], env=on_path, capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.splitlines() == ["promote\tGo to the next step without analysis.", ":4"]
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # and as kubectl finds it
+        through = subprocess.run([kubectl, "asgi", "--help"], env=on_path, capture_output=True, text=True, check=True)
+        assert through.stdout == helped.stdout

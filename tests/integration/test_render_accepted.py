@@ -320,7 +320,8 @@ def rate_limits(draw: st.DrawFn, on_route: bool) -> Manifest:
     """expose.rateLimit within what the exposure's implementation can do (the rest is refused, see invalid_specs)."""
     requests = draw(st.integers(1, 1_000_000))
     out: Manifest = {"requests": requests, "per": draw(st.sampled_from(["Second", "Minute"])), "scope": "PerProxy"}
-    if not on_route:  # ingress-nginx's annotations
+    if not on_route:  # ingress-nginx's annotations, whatever the class is named
+        out["implementation"] = "IngressNginx"
         if draw(st.booleans()):
             out["exempt"] = draw(st.lists(PROXY.filter(lambda p: p != "*"), min_size=1, max_size=3))
         if draw(st.booleans()):
@@ -850,8 +851,38 @@ RATE_LIMITS: list[tuple[str, Manifest]] = [
                 "requests": 10,
                 "per": "Second",
                 "scope": "PerProxy",
+                "implementation": "IngressNginx",
                 "burst": 30,
                 "exempt": ["10.0.0.0/8", "2001:db8::/32"],
+            },
+        },
+    ),
+    (  # the class is named otherwise: the replicas router renders the Ingress, with the annotations
+        "ingress-nginx-with-its-own-class-name",
+        {
+            "ingress": {"className": "public"},
+            "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "IngressNginx"},
+        },
+    ),
+    (  # Traefik's Middleware, and its ExtensionRef filter after the HSTS filter on the weighted rule
+        "traefik-after-hsts",
+        {
+            "host": "shop.example.com",
+            "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "http"},
+            "tls": {"secretName": "shop-tls"},
+            "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "Traefik"},
+        },
+    ),
+    (
+        "traefik-per-hour-with-a-burst",
+        {
+            "gateway": {"name": "public"},
+            "rateLimit": {
+                "requests": 36000,
+                "per": "Hour",
+                "scope": "PerProxy",
+                "implementation": "Traefik",
+                "burst": 7,
             },
         },
     ),
@@ -860,15 +891,16 @@ RATE_LIMITS: list[tuple[str, Manifest]] = [
 
 @pytest.mark.parametrize("expose", [e for _, e in RATE_LIMITS], ids=[i for i, _ in RATE_LIMITS])
 def test_rate_limit_policies_and_annotations_are_accepted(cluster: Cluster, namespace: str, expose: Manifest) -> None:
-    """The AsgiService as written, and its children mid-canary, with the real policy CRD from Envoy Gateway's
-    module (the lab installs it); stored as rendered, so the operator does not rewrite them."""
+    """The AsgiService as written, and its children mid-canary, with the real policy CRDs from Envoy Gateway's
+    and Traefik's modules (the lab installs them); stored as rendered, so the operator does not rewrite them."""
     fields = {**BASE, "expose": expose}
     spec = AsgiServiceSpec.model_validate(fields)
     (stored,) = dry_run(cluster, namespace, [asgi_service("shop", namespace, fields)])
     assert AsgiService.model_validate(stored).spec == spec
     children = desired_children(Owner("shop", namespace, OWNER_UID), spec, canary=CanaryPlan(spec, 1), weight=10)
     kinds = {c["kind"] for c in children.apply}
-    assert ("BackendTrafficPolicy" in kinds) == ("implementation" in expose["rateLimit"])
+    assert ("BackendTrafficPolicy" in kinds) == (expose["rateLimit"]["implementation"] == "EnvoyGateway")
+    assert ("Middleware" in kinds) == (expose["rateLimit"]["implementation"] == "Traefik")
     check_children(cluster, namespace, children.apply)
 
 

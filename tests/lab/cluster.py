@@ -163,6 +163,9 @@ class Cluster:
         # fetchable from the Go module proxy, so its RateLimitPolicy is absent from the lab)
         for path in sorted((crd_dir() / "envoy-gateway").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+        # expose.rateLimit with Traefik: its Middleware CRD (with Traefik's other CRDs, one file in its module)
+        for path in sorted([*(crd_dir() / "traefik").glob("*.yaml"), *(crd_dir() / "traefik").glob("*.yml")]):
+            self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
         # expose.tls.issuerRef's Certificate (and its issuers' kinds), from cert-manager's module
         for path in sorted((crd_dir() / "cert-manager").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))

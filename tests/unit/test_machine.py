@@ -463,3 +463,23 @@ def test_the_hold_reason_says_which_kind_of_no_answer(world: World) -> None:
     d = world.step("v2", SPEC_V2, rejected)
     assert (d.rollout.phase, d.rollout.reason) == ("Progressing", "QueryRejected")
     assert "parse error" in d.rollout.message
+
+
+def test_an_unreadable_answer_holds_like_no_answer_until_the_deadline(world: World) -> None:
+    """Issue 21: an Error verdict of any reason holds the step (never a pass, never a failed analysis) with its
+    own reason, and the progress deadline ends the wait."""
+    start_canary(world)
+    unreadable = result("Error").model_copy(
+        update={"reason": "UnreadableAnswer", "message": "unreadable answer: 3,334 series for error_rate, expected 1"}
+    )
+    for _ in range(9):
+        world.later(30)
+        d = world.step("v2", SPEC_V2, unreadable)
+        assert (d.rollout.phase, d.rollout.step_index, d.canary_weight) == ("Progressing", 0, 10)
+        assert (d.rollout.reason, d.rollout.consecutive_failures) == ("UnreadableAnswer", 0)
+        assert d.rollout.message == "step 1 (10%) holding: unreadable answer: 3,334 series for error_rate, expected 1"
+    world.later(30)
+    d = world.step("v2", SPEC_V2, unreadable)
+    assert (d.rollout.phase, d.rollout.reason) == ("Failed", "ProgressDeadlineExceeded")
+    assert "no conclusive analysis within 5m (last: unreadable answer: 3,334 series" in d.rollout.message
+    assert "AnalysisPassed" not in world.reasons() and "AnalysisFailed" not in world.reasons()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from asgi_operator.api.durations import format_seconds, parse_duration, seconds
-from asgi_operator.api.models import AsgiService, AsgiServiceSpec, ServerSpec
+from asgi_operator.api.models import WINDOW_SCRAPES, AsgiService, AsgiServiceSpec, ServerSpec, scrapes_per_interval
 from asgi_operator.api.servers import ServerKind
 from invalid_specs import AT_THE_EDGE, BASE, INVALID, Invalid, at_the_edge
 
@@ -108,3 +109,76 @@ def test_durations_leave_the_operator_in_canonical_form(text: str, canonical_for
 @pytest.mark.parametrize("changes", [c for _, c in AT_THE_EDGE], ids=[i for i, _ in AT_THE_EDGE])
 def test_specs_at_the_edge_of_a_rule_are_accepted(changes: dict[str, object]) -> None:
     AsgiService.model_validate(at_the_edge(changes))
+
+
+def test_scrapes_per_interval_counts_the_scrapes_between_two_analyses() -> None:
+    def spec(**fields: object) -> AsgiServiceSpec:
+        return AsgiServiceSpec.model_validate({**BASE["spec"], **fields})
+
+    # the defaults: an analysis every minute, a scrape every 10 s
+    assert scrapes_per_interval(spec()) == 6
+    # accepted, but under WINDOW_SCRAPES: the analysis window is wider than the interval (status says so)
+    few = spec(metrics={"interval": "30s"}, rollout={"interval": "1m"})
+    assert scrapes_per_interval(few) == 2 < WINDOW_SCRAPES
+    assert scrapes_per_interval(spec(metrics={"interval": "1m"}, rollout={"interval": "90s"})) == 1.5
+    # below one scrape there is no spec to ask about, except without analyses
+    rolling = spec(metrics={"interval": "1m"}, rollout={"strategy": "RollingUpdate", "interval": "10s"})
+    assert scrapes_per_interval(rolling) == pytest.approx(1 / 6)
+    with pytest.raises(ValidationError, match=r"rollout\.interval 10s is shorter than one scrape"):
+        spec(metrics={"interval": "1m"}, rollout={"interval": "10s"})
+
+
+def test_a_stored_stable_spec_is_not_judged_again_by_rules_added_since_it_was_admitted() -> None:
+    """status.rollout.stableSpec was admitted by the API server when it was written; an operator upgrade that adds a
+    rule across fields (here: rateLimit on an Ingress names its implementation) must not strand the object in
+    StableSpecInvalid, while a field that no longer parses still does."""
+    from asgi_operator.reconcile.plan import StableSpecInvalid, parse_stable_spec
+
+    stored = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "hello.yaml").read_text())["spec"]
+    stored["expose"] = {
+        "host": "hello.example.com",
+        "ingress": {"className": "nginx"},
+        "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy"},  # before implementation was required
+    }
+    with pytest.raises(ValidationError, match="implementation"):
+        AsgiServiceSpec.model_validate(stored)
+    assert parse_stable_spec(stored).expose is not None
+    stored["replicas"] = "three"
+    with pytest.raises(StableSpecInvalid, match="replicas"):
+        parse_stable_spec(stored)
+
+
+TRAEFIK_REFUSALS = [c for c in INVALID if "traefik" in c.id]
+
+
+@pytest.mark.parametrize("case", TRAEFIK_REFUSALS, ids=[c.id for c in TRAEFIK_REFUSALS])
+def test_the_models_refuse_what_traefik_cannot_do_with_the_api_servers_words(case: Invalid) -> None:
+    """The same reason as at `kubectl apply` (the CEL message, or its messageExpression with the values)."""
+    with pytest.raises(ValidationError) as err:
+        AsgiService.model_validate(case.manifest())
+    for word in case.words:
+        assert word in str(err.value), word
+
+
+@pytest.mark.parametrize(
+    ("requests", "per", "ceiling"),
+    [
+        (10, "Second", 10),
+        (1, "Second", 1),
+        (59, "Minute", 1),
+        (100, "Minute", 1),
+        (6000, "Minute", 100),
+        (3599, "Hour", 1),
+        (7200, "Hour", 2),
+    ],
+)
+def test_traefiks_burst_is_at_most_what_refills_in_a_second(requests: int, per: str, ceiling: int) -> None:
+    """Traefik forgets a client after one to two seconds without requests and starts its bucket full again."""
+    limit = {"requests": requests, "per": per, "scope": "PerProxy", "implementation": "Traefik"}
+
+    def expose(burst: int) -> dict[str, Any]:
+        return {"host": "shop.example.com", "gateway": {"name": "public"}, "rateLimit": {**limit, "burst": burst}}
+
+    AsgiServiceSpec.model_validate({**BASE["spec"], "expose": expose(ceiling)})
+    with pytest.raises(ValidationError, match=rf"lower it to {ceiling} \(burst {ceiling + 1}\)"):
+        AsgiServiceSpec.model_validate({**BASE["spec"], "expose": expose(ceiling + 1)})

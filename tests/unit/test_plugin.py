@@ -214,6 +214,32 @@ def test_an_earlier_rollouts_outcome_never_ends_the_wait_for_a_new_one() -> None
     assert not judge(service("Progressing", canaryRevision=REV)).done
 
 
+def paused(obj: dict[str, Any], *, annotation: bool = True, taken: bool = True) -> dict[str, Any]:
+    """`obj` with asgi.dev/paused set (`annotation`), and status saying so (`taken` by the operator)."""
+    if annotation:
+        obj["metadata"]["annotations"]["asgi.dev/paused"] = "true"
+    if taken:
+        step = obj["status"]["rollout"].get("stepIndex", 0) + 1
+        obj["status"]["rollout"].update(paused=True, reason="Paused", message=f"paused at step {step} (10%)")
+        if obj["status"]["rollout"]["phase"] == "Progressing":
+            obj["status"]["phase"] = "Paused"
+    return obj
+
+
+def test_a_paused_canary_ends_the_wait_at_once_with_its_own_code() -> None:
+    held = judge(paused(service("Progressing", canaryRevision=REV)))
+    assert (held.done, held.code) == (True, Exit.PAUSED)
+    assert "paused at step 1" in held.why and "kubectl asgi resume hello" in held.why
+    # resumed, not taken yet: the status still says paused, the annotation no longer does
+    assert not judge(paused(service("Progressing", canaryRevision=REV), annotation=False)).done
+    # paused, not taken yet: the operator has not held the canary (it may still step or end)
+    assert not judge(paused(service("Progressing", canaryRevision=REV), taken=False)).done
+    # paused with nothing in flight: the current revision is stable and Ready, the wait ends well
+    assert judge(paused(service("Idle"))).code == Exit.OK
+    # a pause of an earlier rollout never ends the wait for a spec the operator has not observed yet
+    assert not judge(paused(service("Progressing", generation=4, observed=3, canaryRevision=OLD))).done
+
+
 # ------------------------------------------------------------------------------------------------ a scripted API
 class FakeApi:
     """The few KubeApi calls the plugin makes, answered from a script; every call is recorded."""
@@ -342,6 +368,31 @@ def test_timeout_exits_4_and_says_where_the_rollout_stood(
     assert "timed out after 1s waiting for asgiservice default/hello: rollout Progressing: StepStarted" in err
     watches = [kwargs for call, kwargs in api[0].calls if call == "watch"]
     assert watches and all(w["timeout_seconds"] == 1 for w in watches)  # never longer than what is left
+
+
+def test_a_paused_rollout_ends_the_wait_at_once_with_exit_5(
+    api: list[FakeApi], capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.append(FakeApi([paused(service("Progressing", canaryRevision=REV))]))
+    started = time.monotonic()
+    code, out, _ = run(capsys, "status", "hello", "--timeout", "10s")
+    assert (code, time.monotonic() - started < 5) == (Exit.PAUSED, True)  # not at the deadline
+    assert "watch" not in [call for call, _ in api[0].calls]  # the first read said it all
+    assert out.splitlines()[-1].startswith(f"asgiservice default/hello: the rollout of revision {REV} is paused")
+    # paused while watched: the version that says so ends the wait
+    progressing = service("Progressing", canaryRevision=REV)
+    api[0] = FakeApi([progressing], [[modified(paused(service("Progressing", canaryRevision=REV, version="11")))]])
+    assert run(capsys, "status", "hello", "-w")[0] == Exit.PAUSED
+    # printed once, a paused rollout is one in progress: 0, as before
+    api[0] = FakeApi([paused(service("Progressing", canaryRevision=REV))])
+    assert run(capsys, "status", "hello")[0] == Exit.OK
+
+
+def test_help_says_what_exit_5_means(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["--help"], ["status", "--help"]):
+        _, out, _ = run(capsys, *args)
+        five = next(line for line in out.splitlines() if line.strip().startswith("5 "))
+        assert "paused" in five, (args, five)
 
 
 def test_an_expired_version_is_read_again_and_watched_from_there(
@@ -536,6 +587,14 @@ def test_render_refuses_a_namespace_that_contradicts_the_file(
     assert code == 0 and {d["metadata"]["namespace"] for d in yaml.safe_load_all(out)} == {"shop"}
 
 
+def test_a_file_that_cannot_be_read_is_said_so_not_taken_for_an_unreachable_api_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.yaml"  # an OSError, as a refused connection is: told apart
+    code, _, err = run(capsys, "render", "-f", str(missing), "-n", "shop")
+    assert (code, err.strip()) == (Exit.ERROR, f"error: [Errno 2] No such file or directory: '{missing}'")
+
+
 def test_diff_is_empty_for_live_objects_that_hold_the_rendering_and_shows_a_change(
     api: list[FakeApi], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -595,6 +654,32 @@ def test_kubectl_plugin_completion_speaks_cobras_protocol(capsys: pytest.Capture
     assert capsys.readouterr().out.splitlines()[0].startswith("--timeout")
     plugin.kubectl_complete(["render", "-f", "exa"])
     assert capsys.readouterr().out.splitlines()[-1] == ":0"  # a file: the shell completes paths
+
+
+# what a command loads: `--help` and completion nothing of the Kubernetes client, the operator's models, rich or
+# YAML; `status` not the models (bench/plugin_bench.py measures the times this keeps down)
+LOADING = "import sys; from asgi_operator.cli import plugin; plugin.main(sys.argv[1:]); print(*sorted(sys.modules))"
+CLIENT_MODELS_TERMINAL_YAML = {"kubernetes", "urllib3", "pydantic", "asgi_operator.api.models", "rich", "yaml"}
+
+
+@pytest.mark.parametrize(
+    ("args", "unloaded"),
+    [
+        (["--help"], CLIENT_MODELS_TERMINAL_YAML),
+        (["status", "--help"], CLIENT_MODELS_TERMINAL_YAML),
+        (["completion", "bash"], CLIENT_MODELS_TERMINAL_YAML),
+        (["status", "hello", "--kubeconfig", "/nonexistent"], {"asgi_operator.api.models", "asgi_operator.routers"}),
+    ],
+    ids=["help", "status-help", "completion", "status"],
+)
+def test_a_command_imports_only_what_it_uses(args: list[str], unloaded: set[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(plugin.__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    loaded = set(done.stdout.splitlines()[-1].split())
+    assert "asgi_operator.cli.plugin" in loaded, done.stderr
+    assert not loaded & unloaded
 
 
 def test_on_a_terminal_the_watch_redraws_in_place_and_still_exits_by_the_outcome(

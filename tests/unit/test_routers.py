@@ -194,8 +194,67 @@ def test_nginx_gateway_fabric_rate_limit_targets_the_users_own_route() -> None:
     assert router_for(plain).manifests(OWNER, plain, 0, False) == []
 
 
+def test_traefik_rate_limit_is_a_middleware_the_generated_routes_weighted_rule_names() -> None:
+    s = limited({"implementation": "Traefik"}, gateway={"name": "public"})
+    middleware, route = router_for(s).manifests(OWNER, s, 10, True)  # the Middleware first: the route names it
+    assert (middleware["apiVersion"], middleware["kind"]) == ("traefik.io/v1alpha1", "Middleware")
+    assert middleware["metadata"]["name"] == "web-ratelimit"
+    assert middleware["metadata"]["namespace"] == "shop"
+    assert middleware["metadata"]["ownerReferences"][0]["uid"] == "uid"
+    # 100 per minute: a bucket of 1 refilled every 0.6 s, per client address (not X-Forwarded-For)
+    assert middleware["spec"] == {
+        "rateLimit": {"average": 100, "period": "1m", "burst": 1, "sourceCriterion": {"ipStrategy": {"depth": 0}}}
+    }
+    (rule,) = route["spec"]["rules"]
+    assert [(b["name"], b["weight"]) for b in rule["backendRefs"]] == [("web-stable", 90), ("web-canary", 10)]
+    assert rule["filters"] == [
+        {"type": "ExtensionRef", "extensionRef": {"group": "traefik.io", "kind": "Middleware", "name": "web-ratelimit"}}
+    ]
+    # what refills in a second is the default bucket; a burst given is kept; per Hour is a period of 1h
+    for limit, rate_limit in (
+        ({"requests": 20, "per": "Second"}, {"average": 20, "period": "1s", "burst": 20}),
+        ({"requests": 6000}, {"average": 6000, "period": "1m", "burst": 100}),
+        ({"requests": 6000, "burst": 40}, {"average": 6000, "period": "1m", "burst": 40}),
+        ({"requests": 7200, "per": "Hour"}, {"average": 7200, "period": "1h", "burst": 2}),
+    ):
+        other = limited({"implementation": "Traefik", **limit}, gateway={"name": "public"})
+        [middleware, _] = router_for(other).manifests(OWNER, other, 0, False)
+        assert middleware["spec"]["rateLimit"] == {**rate_limit, "sourceCriterion": {"ipStrategy": {"depth": 0}}}
+
+
+def test_traefiks_filter_comes_after_the_routes_own_filters_and_only_with_traefik() -> None:
+    s = AsgiServiceSpec.model_validate(
+        {
+            "image": "i",
+            "app": "m:a",
+            "server": {"kind": "uvicorn", "rootPath": "/api"},
+            "expose": {
+                "host": "web.example.com",
+                "path": "/api",
+                "gateway": {"name": "public", "sectionName": "https", "httpSectionName": "http"},
+                "tls": {"secretName": "web-tls"},
+                "rateLimit": {"requests": 5, "per": "Second", "scope": "PerProxy", "implementation": "Traefik"},
+            },
+        }
+    )
+    manifests = router_for(s).manifests(OWNER, s, 50, True)
+    route, redirect = (m for m in manifests if m["kind"] == "HTTPRoute")
+    (rule,) = route["spec"]["rules"]
+    assert [f["type"] for f in rule["filters"]] == ["URLRewrite", "ResponseHeaderModifier", "ExtensionRef"]
+    # the HTTP -> HTTPS redirect answers by itself: nothing to limit there
+    assert all(f["type"] != "ExtensionRef" for r in redirect["spec"]["rules"] for f in r.get("filters", []))
+    for implementation in ("EnvoyGateway", "NginxGatewayFabric"):
+        other = limited({"implementation": implementation}, gateway={"name": "public"})
+        kinds = [m["kind"] for m in router_for(other).manifests(OWNER, other, 0, False)]
+        assert "Middleware" not in kinds
+        [route] = [m for m in router_for(other).manifests(OWNER, other, 0, False) if m["kind"] == "HTTPRoute"]
+        assert "filters" not in route["spec"]["rules"][0]
+
+
 def test_ingress_nginx_rate_limit_annotations_are_on_the_main_ingress_only() -> None:
-    s = limited({"exempt": ["10.0.0.0/8", "2001:db8::/32"]}, ingress={"className": "nginx"})
+    s = limited(
+        {"implementation": "IngressNginx", "exempt": ["10.0.0.0/8", "2001:db8::/32"]}, ingress={"className": "nginx"}
+    )
     main, canary = router_for(s).manifests(OWNER, s, 10, True)
     prefix = "nginx.ingress.kubernetes.io/"
     annotations = main["metadata"]["annotations"]
@@ -203,11 +262,48 @@ def test_ingress_nginx_rate_limit_annotations_are_on_the_main_ingress_only() -> 
     assert annotations[prefix + "limit-burst-multiplier"] == "1"  # not the default 5: a strict N per window
     assert annotations[prefix + "limit-allowlist"] == "10.0.0.0/8,2001:db8::/32"
     assert not any(k.startswith(prefix + "limit-") for k in canary["metadata"]["annotations"])
-    per_second = limited({"per": "Second", "burst": 300}, ingress={"className": "nginx"})
+    per_second = limited(
+        {"implementation": "IngressNginx", "per": "Second", "burst": 300}, ingress={"className": "nginx"}
+    )
     [main] = router_for(per_second).manifests(OWNER, per_second, 0, False)
     annotations = main["metadata"]["annotations"]
     assert (annotations[prefix + "limit-rps"], annotations[prefix + "limit-burst-multiplier"]) == ("100", "3")
     assert prefix + "limit-rpm" not in annotations and prefix + "limit-allowlist" not in annotations
+
+
+def test_ingress_nginx_named_as_the_implementation_limits_an_ingress_of_any_class_and_router() -> None:
+    """The user said the class is served by ingress-nginx: its annotations go on the Ingress whether the router
+    is ingressNginx (a class named nginx), chosen by default for another class name (replicas), or chosen."""
+    prefix = "nginx.ingress.kubernetes.io/"
+    for ingress, router in (("nginx", None), ("public", None), ("nginx", "replicas")):
+        body = {
+            "image": "i",
+            "app": "m:a",
+            "expose": {
+                "host": "web.example.com",
+                "ingress": {"className": ingress},
+                "rateLimit": {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": "IngressNginx"},
+            },
+            "rollout": {"router": router} if router else {},
+        }
+        s = AsgiServiceSpec.model_validate(body)
+        main = router_for(s).manifests(OWNER, s, 10, True)[0]
+        assert main["metadata"]["name"] == "web"
+        assert main["metadata"]["annotations"][prefix + "limit-rpm"] == "100", (ingress, router)
+
+
+def test_a_rate_limit_renders_only_what_its_implementation_takes() -> None:
+    from asgi_operator.api.exposure import ExposeSpec
+    from asgi_operator.render.ratelimit import nginx_rate_limit, rate_limit_policy
+
+    def expose(implementation: str, **where: Any) -> ExposeSpec:
+        limit = {"requests": 100, "per": "Minute", "scope": "PerProxy", "implementation": implementation}
+        return ExposeSpec.model_validate({**where, "rateLimit": limit})
+
+    # (the spec's rules refuse these pairs; the rendering does not guess either)
+    assert nginx_rate_limit(expose("EnvoyGateway", ingress={"className": "nginx"})) == {}
+    assert rate_limit_policy(OWNER, expose("IngressNginx", gateway={"name": "public"}), route="web") is None
+    assert nginx_rate_limit(expose("IngressNginx", ingress={"className": "nginx"}))
 
 
 def test_removing_the_rate_limit_deletes_the_policy_and_a_changed_implementation_swaps_it() -> None:
@@ -222,3 +318,14 @@ def test_removing_the_rate_limit_deletes_the_policy_and_a_changed_implementation
     assert {btp, ngf} <= set(desired_children(OWNER, spec(gateway={"name": "public"})).delete)
     nginx = limited({"implementation": "NginxGatewayFabric"}, gateway={"name": "public"})
     assert btp in desired_children(OWNER, nginx).delete
+    # Traefik's Middleware: deleted with the rate limit, or when another implementation takes over; the route then
+    # names it no more
+    middleware = ("traefik.io/v1alpha1", "Middleware", "web-ratelimit")
+    assert middleware in wanted.delete and middleware in desired_children(OWNER, nginx).delete
+    assert middleware in desired_children(OWNER, spec(gateway={"name": "public"})).delete
+    traefik = desired_children(OWNER, limited({"implementation": "Traefik"}, gateway={"name": "public"}))
+    assert middleware in {(m["apiVersion"], m["kind"], m["metadata"]["name"]) for m in traefik.apply}
+    assert middleware not in traefik.delete and {btp, ngf} <= set(traefik.delete)
+    for children in (wanted, desired_children(OWNER, spec(gateway={"name": "public"}))):
+        [route] = [m for m in children.apply if m["kind"] == "HTTPRoute"]
+        assert "filters" not in route["spec"]["rules"][0]

@@ -95,7 +95,8 @@ class ExposeSpec(Model):
     rate_limit: RateLimitSpec | None = Field(
         None,
         description="Requests per client IP, enforced at the edge: Envoy Gateway's or NGINX Gateway Fabric's "
-        "policy on the HTTPRoute, or ingress-nginx's annotations on the Ingress.",
+        "policy on the HTTPRoute, Traefik's Middleware named by the generated HTTPRoute, or ingress-nginx's "
+        "annotations on the Ingress.",
     )
 
     RULES: ClassVar[tuple[Rule, ...]] = (

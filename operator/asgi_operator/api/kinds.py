@@ -53,6 +53,8 @@ LISTENER_SET: Final = Kind("gateway.networking.k8s.io/v1", "ListenerSet", "liste
 # expose.rateLimit: the policy of the Gateway API implementation named (render.ratelimit)
 BACKEND_TRAFFIC_POLICY: Final = Kind("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", "backendtrafficpolicies")
 NGF_RATE_LIMIT_POLICY: Final = Kind("gateway.nginx.org/v1alpha1", "RateLimitPolicy", "ratelimitpolicies")
+# Traefik's rate limit: a Middleware the generated HTTPRoute's weighted rule runs (an ExtensionRef filter)
+TRAEFIK_MIDDLEWARE: Final = Kind("traefik.io/v1alpha1", "Middleware", "middlewares")
 # read only, one by one, at a canary's analysis (routers.gateway_status): the Gateway a generated route attaches
 # to and its GatewayClass (cluster-scoped), for the features the class says it supports
 GATEWAY: Final = Kind("gateway.networking.k8s.io/v1", "Gateway", "gateways")

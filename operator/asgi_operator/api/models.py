@@ -7,18 +7,19 @@ them. Field names are what Kubernetes users expect (camelCase in YAML, durations
 
 This module holds the whole object (`AsgiService`) and its spec; the parts live next to it, by concern:
 `patterns` (regex vocabulary, Quantity), `base` (the Model base and CEL helpers), `server`, `pod`, `exposure`,
-`rollout`, `status` and `vocabulary` (the StrEnums of status and events). Every public name of those modules
-that code imports from here is re-exported (`__all__`).
+`rollout`, `status` and `vocabulary` (the StrEnums of status and events); `spec_rules` holds the rules that
+relate fields of several parts. Every public name of those modules that code imports from here is re-exported
+(`__all__`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .base import Model, ceil_seconds, cel_ceil, cel_regex, nested
+from .base import Model, ceil_seconds, nested
 from .containers import MAX_INIT_CONTAINERS, InitContainer, unique
 from .containers import SPEC_RULES as POD_FEATURE_RULES
 from .durations import Duration, seconds
@@ -61,7 +62,6 @@ from .pod import (
 from .quantities import QUANTITY_PATTERN, quantity
 from .ratelimit import SPEC_RULES as RATE_LIMIT_RULES
 from .rollout import (
-    MIN_WINDOW_SCRAPES,
     WINDOW_SCRAPES,
     CustomQueries,
     MetricsProfile,
@@ -76,6 +76,7 @@ from .rules import Rule, cel_string
 from .scheduling import HOSTNAME_KEY, ZONE_KEY, Affinity, Toleration, TopologySpreadConstraint
 from .server import DEFAULT_KEEP_ALIVE, DEFAULT_LB_IDLE, GRANIAN_KEEP_ALIVE, GRANIAN_LB_IDLE, ServerSpec
 from .servers import UNSUPPORTED, ServerKind
+from .spec_rules import SPEC_RULES, scrapes_per_interval
 from .status import (
     AnalysisResult,
     AsgiServiceStatus,
@@ -176,21 +177,9 @@ __all__ = [
     "cel_string",
     "nested",
     "quantity",
+    "scrapes_per_interval",
     "seconds",
 ]
-
-
-# CEL: MIN_WINDOW_SCRAPES x metrics.interval (a CEL duration cannot be multiplied by an integer)
-_WINDOW_FLOOR: Final = " + ".join(["duration(self.metrics.interval)"] * MIN_WINDOW_SCRAPES)
-
-
-def _router_fits_exposure(s: AsgiServiceSpec) -> bool:
-    router, expose = s.rollout.router, s.expose
-    if router == Router.GATEWAY_API:
-        return expose is not None and (expose.gateway is not None or expose.http_route is not None)
-    if router == Router.INGRESS_NGINX:
-        return expose is not None and expose.ingress is not None
-    return True
 
 
 class AsgiServiceSpec(Model):
@@ -296,107 +285,7 @@ class AsgiServiceSpec(Model):
     )
 
     RULES: ClassVar[tuple[Rule, ...]] = (
-        Rule(
-            "!has(self.expose) || !has(self.expose.cors) || self.expose.cors.enforcement != 'App' || "
-            "self.observability.wrapper",
-            "expose.cors.enforcement App needs observability.wrapper: the wrapper is what enforces it in the app",
-            lambda s: (
-                s.expose is None
-                or s.expose.cors is None
-                or s.expose.cors.enforcement != "App"
-                or s.observability.wrapper
-            ),
-            ".expose.cors.enforcement",
-        ),
-        Rule(
-            "!self.observability.wrapper || !has(self.server.extraArgs) || !self.server.extraArgs.exists(a, "
-            "a.startsWith('--app-dir') || a.startsWith('--pythonpath'))",
-            "server.extraArgs --app-dir/--pythonpath conflict with the asgi_edge wrapper, which sets them: set "
-            "observability.wrapper false, or run the app from the image's working directory",
-            lambda s: (
-                not s.observability.wrapper
-                or not any(a.startswith(("--app-dir", "--pythonpath")) for a in s.server.extra_args)
-            ),
-            ".server.extraArgs",
-        ),
-        Rule(
-            cel_regex(APP_PATTERN, "self.app"),
-            "app must be an ASGI import path 'module:attribute', e.g. main:app or myproject.api:create_app",
-            lambda s: re.fullmatch(APP_PATTERN, s.app) is not None,
-            ".app",
-        ),
-        Rule(
-            f"(!has(self.podLabels) || self.podLabels.all(k, k.matches(r'{QUALIFIED_NAME_PATTERN}'))) && "
-            f"(!has(self.podAnnotations) || self.podAnnotations.all(k, k.matches(r'{QUALIFIED_NAME_PATTERN}')))",
-            "podLabels and podAnnotations keys must be label keys such as team or example.com/team",
-            lambda s: all(re.fullmatch(QUALIFIED_NAME_PATTERN, k) for k in [*s.pod_labels, *s.pod_annotations]),
-            ".podLabels",
-        ),
-        Rule(
-            "!has(self.env) || self.env.all(e, self.env.exists_one(f, f.name == e.name))",
-            "env names must be unique",
-            lambda s: len({e.name for e in s.env}) == len(s.env),
-            ".env",
-        ),
-        Rule(
-            "!(has(self.replicas) && has(self.autoscaling))",
-            "set replicas or autoscaling, not both: the HPA owns the replica count",
-            lambda s: not (s.replicas is not None and s.autoscaling is not None),
-            ".replicas",
-        ),
-        Rule(
-            "!has(self.autoscaling) || 'cpu' in self.resources.requests",
-            "autoscaling on CPU needs resources.requests.cpu",
-            lambda s: s.autoscaling is None or "cpu" in s.resources.requests,
-            ".resources.requests",
-        ),
-        Rule(
-            "!has(self.shutdown.terminationGracePeriod) || "
-            f"{cel_ceil('self.shutdown.preStopDelay')} + {cel_ceil('self.server.gracefulShutdownTimeout')} + "
-            f"{SHUTDOWN_MARGIN_SECONDS} <= {cel_ceil('self.shutdown.terminationGracePeriod')}",
-            f"shutdown.terminationGracePeriod is too short: it must cover shutdown.preStopDelay + "
-            f"server.gracefulShutdownTimeout + {SHUTDOWN_MARGIN_SECONDS}s, or Kubernetes kills in-flight "
-            "requests",
-            lambda s: (
-                s.shutdown.termination_grace_period is None
-                or ceil_seconds(s.shutdown.pre_stop_delay)
-                + ceil_seconds(s.server.graceful_shutdown_timeout)
-                + SHUTDOWN_MARGIN_SECONDS
-                <= ceil_seconds(s.shutdown.termination_grace_period)
-            ),
-            ".shutdown.terminationGracePeriod",
-        ),
-        Rule(
-            f"!has(self.rollout.slo.window) || duration(self.rollout.slo.window) >= {_WINDOW_FLOOR}",
-            f"rollout.slo.window must hold at least {MIN_WINDOW_SCRAPES} scrapes ({MIN_WINDOW_SCRAPES} x "
-            "metrics.interval): rate() needs two samples in the window, so a shorter one can never see a rate "
-            f"({WINDOW_SCRAPES} scrapes or more are safer)",
-            lambda s: (
-                s.rollout.slo.window is None
-                or seconds(s.rollout.slo.window) >= MIN_WINDOW_SCRAPES * seconds(s.metrics.interval)
-            ),
-            ".rollout.slo.window",
-        ),
-        Rule(
-            "!has(self.rollout.router) || "
-            f"(self.rollout.router == {cel_string(Router.GATEWAY_API)} ? "
-            "(has(self.expose) && (has(self.expose.gateway) || has(self.expose.httpRoute))) : "
-            f"self.rollout.router == {cel_string(Router.INGRESS_NGINX)} ? "
-            "(has(self.expose) && has(self.expose.ingress)) : true)",
-            f"rollout.router {Router.GATEWAY_API} needs expose.gateway or expose.httpRoute, and "
-            f"{Router.INGRESS_NGINX} needs expose.ingress: the router splits traffic on that object "
-            f"({Router.REPLICAS} works with any exposure)",
-            _router_fits_exposure,
-            ".rollout.router",
-        ),
-        Rule(  # TLS
-            "!has(self.expose) || !has(self.expose.tls) || !has(self.rollout.router) || "
-            f"self.rollout.router != {cel_string(Router.REPLICAS)}",
-            f"expose.tls is rendered by the {Router.GATEWAY_API} and {Router.INGRESS_NGINX} routers: with rollout."
-            f"router {Router.REPLICAS} configure HTTPS on your Gateway or Ingress controller, or unset rollout.router",
-            lambda s: s.expose is None or s.expose.tls is None or s.rollout.router != Router.REPLICAS,
-            ".expose.tls",
-        ),
+        *SPEC_RULES,
         *RATE_LIMIT_RULES,
         *POD_FEATURE_RULES,
     )

@@ -249,7 +249,8 @@ class MetricsSpec(Model):
     interval: Duration = Field(
         "10s",
         description=f"Scrape interval of the PodMonitor (at least {MIN_SCRAPE_INTERVAL}). The analysis window "
-        f"(rollout.slo.window) must hold at least {MIN_WINDOW_SCRAPES} scrapes.",
+        f"(rollout.slo.window) must hold at least {MIN_WINDOW_SCRAPES} scrapes, and the time between analyses "
+        "(rollout.interval) at least one.",
     )
     scrape: Literal["auto", "annotations", "podMonitor", "none"] = Field(
         "auto",

@@ -100,9 +100,18 @@ class CustomQueries(Model):
     """PromQL templates for the `custom` profile. Variables: {{ namespace }}, {{ name }}, {{ track }},
     {{ revision }}, {{ window }}, and {{ selector }} (the label matchers for the track)."""
 
-    error_rate: str = Field(min_length=1, max_length=4096, description="Returns the share of failed requests.")
-    latency_p99: str = Field(min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds.")
-    requests: str = Field(min_length=1, max_length=4096, description="Returns the request count in the window.")
+    error_rate: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Returns the share of failed requests: one series (aggregate with sum(...)); an answer with "
+        "several is an Error verdict, never a pass.",
+    )
+    latency_p99: str = Field(
+        min_length=1, max_length=4096, alias="latencyP99", description="Returns p99 seconds: one series."
+    )
+    requests: str = Field(
+        min_length=1, max_length=4096, description="Returns the request count in the window: one series."
+    )
     route_label: str | None = Field(
         None,
         max_length=128,
@@ -180,7 +189,12 @@ class RolloutSpec(Model):
         description="Canary traffic percentages, strictly increasing, ending at 100.",
         json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 100}},
     )
-    interval: Duration = Field("1m", description="Time between analyses of a step.")
+    interval: Duration = Field(
+        "1m",
+        description="Time between analyses of a step (Canary): at least metrics.interval, one scrape, so that each "
+        f"analysis has new samples; {WINDOW_SCRAPES} scrapes or more are better (with fewer, each analysis re-reads "
+        "mostly the samples the one before read).",
+    )
     failure_threshold: int = Field(
         2, ge=1, le=100, description="Consecutive failed analyses that roll the canary back."
     )

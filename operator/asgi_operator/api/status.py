@@ -79,12 +79,15 @@ class AnalysisResult(StatusModel):
 
     verdict: Verdict = Field(
         description="Pass; Fail (counts towards rollout.failureThreshold); NoData (too few requests or no "
-        "series: the step holds); Error (Prometheus failed or refused the query: the step holds)."
+        "series: the step holds); Error (Prometheus failed, refused the query or gave an answer that cannot be read "
+        "unambiguously: the step holds)."
     )
     reason: str | None = Field(
         None,
         description=f"Why an analysis held: {EventReason.NO_DATA} (Prometheus answered, without enough data), "
-        f"{EventReason.QUERY_REJECTED} (Prometheus refused the query), {EventReason.PROMETHEUS_UNAVAILABLE} "
+        f"{EventReason.QUERY_REJECTED} (Prometheus refused the query), {EventReason.UNREADABLE_ANSWER} (an answer "
+        "that cannot be read unambiguously: not a vector, or not one series per check), "
+        f"{EventReason.PROMETHEUS_UNAVAILABLE} "
         f"(no answer), {EventReason.PROMETHEUS_AUTH_FAILED} (a credential could not be read or was refused), "
         f"{EventReason.ROUTE_NOT_ACCEPTED} (the gateway did not accept the generated HTTPRoute: no traffic to count) "
         f"or {EventReason.GATEWAY_FEATURE_MISSING} (the GatewayClass lacks a feature the route uses).",

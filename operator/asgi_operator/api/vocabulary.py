@@ -97,6 +97,9 @@ class EventReason(StrEnum):
     NO_DATA = "NoData"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     QUERY_REJECTED = "QueryRejected"
+    # an answer that cannot be read unambiguously: more than one series for a check, a series for a check not
+    # asked, a key or label set twice, another result type than a vector, or too large to read
+    UNREADABLE_ANSWER = "UnreadableAnswer"
     # the credentials spec.rollout.prometheus.auth names cannot be read, or Prometheus refused them (also a
     # Warning event and the Ready condition's reason)
     PROMETHEUS_AUTH_FAILED = "PrometheusAuthFailed"

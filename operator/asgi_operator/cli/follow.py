@@ -12,13 +12,10 @@ from typing import Final
 
 from ..api.kinds import ASGI_SERVICE
 from ..kube.api import TRANSPORT_ERRORS, ApiError, Body, KubeApi
+from .errors import NotFound
 
 WATCH_SECONDS: Final = 300  # one watch request at most this long (the server ends it; we watch again)
 RECONNECTS: Final = 5  # broken connections in a row before giving up
-
-
-class NotFound(Exception):
-    """The object does not exist, or was deleted while followed."""
 
 
 def follow(

@@ -6,7 +6,9 @@ The rollout waited for is the one of the object's CURRENT spec and requests, nev
 - an `asgi.dev/request` the operator has not taken yet (it differs from status.rollout.lastRequest) is waited
   for too, so `kubectl asgi retry NAME && kubectl asgi status NAME --timeout 5m` waits for the retry;
 - RolledBack and Failed count only for the revision the spec renders now (status.revision ==
-  status.rollout.failedRevision); success is that revision stable (rollout Idle) and Ready=True.
+  status.rollout.failedRevision); success is that revision stable (rollout Idle) and Ready=True;
+- a canary held by `asgi.dev/paused` ends the wait at once (Exit.PAUSED): the annotation still says so and the
+  operator has taken it (status.rollout.paused), so a pause just lifted (`resume`) is waited through.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Exit(IntEnum):
     ROLLED_BACK = 2  # the rollout of the current revision was rolled back (SLO violated or aborted)
     FAILED = 3  # it failed (progress deadline, pre-deploy Job) or the operator is stalled on the spec
     TIMEOUT = 4  # --timeout passed before the rollout ended
+    PAUSED = 5  # -w/--timeout: the rollout waited for is held by asgi.dev/paused (said at once, not at the deadline)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
@@ -41,6 +44,8 @@ Exit codes:
   3    status: the current revision failed (progress deadline, pre-deploy Job), or the
        operator cannot run the spec (Stalled, phase Error)
   4    status --timeout: the deadline passed before the rollout ended
+  5    status -w/--timeout: the rollout is paused (asgi.dev/paused), said at once: it
+       moves again only once someone resumes it (kubectl asgi resume NAME)
   130  interrupted (Ctrl-C)
   diff follows kubectl diff: 0 no differences, 1 differences, 2 error"""
 
@@ -78,6 +83,9 @@ def judge(obj: dict[str, Any]) -> Judgement:
     if status.get("phase") == ServicePhase.ERROR and stalled.get("status") == "True":
         why = f"{stalled.get('reason', '')}: {stalled.get('message', '')}".strip(": ")
         return Judgement(True, Exit.FAILED, f"the operator cannot run this spec ({why})")
+    if phase == RolloutPhase.PROGRESSING and rollout.get("paused") and _pause_asked(meta):
+        why = f"the rollout of revision {revision} is paused ({said}); `kubectl asgi resume {meta.get('name')}`"
+        return Judgement(True, Exit.PAUSED, f"{why} lets it go on")
     if phase == RolloutPhase.IDLE and revision and rollout.get("stableRevision") == revision:
         if ready.get("status") == "True":
             return Judgement(True, Exit.OK, f"revision {revision} is stable and Ready")
@@ -87,7 +95,13 @@ def judge(obj: dict[str, Any]) -> Judgement:
     return Judgement(False, Exit.OK, f"rollout {phase}{paused}: {said or 'waiting for the operator'}")
 
 
+def _pause_asked(meta: dict[str, Any]) -> bool:
+    """The operator's reading of asgi.dev/paused (reconcile.observe.is_paused)."""
+    return str((meta.get("annotations") or {}).get(keys.ANNOTATION_PAUSED) or "").strip().lower() == "true"
+
+
 def exit_code_now(obj: dict[str, Any]) -> Exit:
-    """`status` without waiting: non-zero only when the current revision has already rolled back or failed."""
+    """`status` without waiting: non-zero only when the current revision has already rolled back or failed (a
+    paused rollout is one in progress: 0)."""
     judged = judge(obj)
-    return judged.code if judged.done else Exit.OK
+    return judged.code if judged.done and judged.code != Exit.PAUSED else Exit.OK

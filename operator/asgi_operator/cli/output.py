@@ -16,6 +16,8 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.text import Text
 
+from .view import columns
+
 _STYLES = (
     (r"\b(RolledBack|Failed|Error|Fail|Stalled)\b", "bold red"),
     (r"\b(Ready|Promoted|Pass|Idle)\b", "green"),
@@ -53,12 +55,14 @@ class Output:
     def header(self, text: str) -> None:
         self.console.print(Text(text, style="" if self.plain else "bold"))
 
+    def table(self, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        """Columns as kubectl prints them, the header in bold."""
+        first, *rest = columns([header, *rows])
+        self.header(first)
+        for line in rest:
+            self.print(line)
+
     def live(self, view: Callable[[], RenderableType]) -> Live:
         """A view redrawn in place once a second (terminals only: redraws the latest object, so countdowns
         move), left on screen when it ends."""
         return Live(get_renderable=view, console=self.console, refresh_per_second=1, transient=False)
-
-
-def error(message: str) -> None:
-    """To stderr, plain: errors are read by people and by scripts alike."""
-    print(f"error: {message}", file=sys.stderr, flush=True)

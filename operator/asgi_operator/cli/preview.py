@@ -29,8 +29,10 @@ from ..render.migration import pre_deploy_job
 from ..render.scaling import fixed_replicas
 from ..rollout.state import JobRun, Observation
 from ..rollout.strategy import decide
+from .settings import PLACEHOLDER_UID
 
-PLACEHOLDER_UID: Final = "00000000-0000-0000-0000-000000000000"
+__all__ = ["PLACEHOLDER_UID", "Cluster", "NotAnAsgiService", "Rendered", "is_asgi_service", "parse", "render"]
+
 # a fixed clock: time only reaches status (which render does not print), never a manifest
 _EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _PASSES: Final = 4  # a first deploy takes two passes with a pre-deploy Job, one without

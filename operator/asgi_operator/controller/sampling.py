@@ -1,6 +1,7 @@
 """Sampling Prometheus for one analysis of a canary: the I/O half of the analysis (the verdict is pure, in
 rollout.analysis). One query per track: the canary always; stable only with relative thresholds, and once more
-for the window before the rollout when stable has no numbers now and none were kept."""
+for the window before the rollout when stable has no numbers now and none were kept. An answer either track
+cannot read unambiguously makes the analysis an Error (UnreadableAnswer) that says whose and what came back."""
 
 from __future__ import annotations
 
@@ -12,13 +13,24 @@ from functools import partial
 from ..api import keys
 from ..api.durations import seconds
 from ..api.models import AnalysisResult, AsgiServiceSpec, RolloutStatus, StableBaseline
-from ..prom.client import AuthRejected, PrometheusError, PrometheusPool, QueryRejected
+from ..prom.client import (
+    AuthRejected,
+    Prometheus,
+    PrometheusError,
+    PrometheusPool,
+    QueryRejected,
+    UnreadableAnswer,
+)
 from ..rollout.analysis import Sample, analysis_window, evaluate, needs_before_rollout, stable_reference
-from ..rollout.queries import RouteCheck, Target, combined, profile_for
+from ..rollout.queries import AmbiguousAnswer, Profile, RouteCheck, Target, checks, combined, profile_for
 from ..rollout.state import iso, parse_time
 from . import telemetry
 from .credentials import Credentials, CredentialsError
 from .settings import Settings
+
+
+class _Unreadable(Exception):
+    """An answer that cannot be read unambiguously; the message says to which query, from where, and what."""
 
 
 class Sampler:
@@ -67,16 +79,7 @@ class Sampler:
 
         def sample(track: str, revision: str, at: datetime | None = None) -> Sample:
             target = Target(namespace, name, track, revision, window, excluded)
-            began = time.perf_counter()
-            try:
-                series = client.query(combined(profile, target, routes if track == keys.TRACK_CANARY else None), at)
-            except PrometheusError:
-                telemetry.PROM_QUERIES.labels("error").inc()
-                raise
-            finally:
-                telemetry.PROM_QUERY_SECONDS.observe(time.perf_counter() - began)
-            telemetry.PROM_QUERIES.labels("ok").inc()
-            return Sample.from_series(((s.labels, s.value) for s in series), profile.route_label)
+            return _read(client, profile, target, routes if track == keys.TRACK_CANARY else None, at)
 
         stable: StableBaseline | None = None
         try:
@@ -101,6 +104,8 @@ class Sampler:
                     before_rollout_at=before_at,
                     min_requests=slo.min_requests,
                 )
+        except _Unreadable as e:
+            result = verdict(canary=None, error=str(e), unreadable=True)
         except AuthRejected as e:
             result = verdict(canary=None, error=f"{e} (sent: {access.describe()})", auth_failed=True)
         except PrometheusError as e:
@@ -118,3 +123,26 @@ class Sampler:
             },
         )
         return result
+
+
+def _read(
+    client: Prometheus, profile: Profile, target: Target, routes: RouteCheck | None, at: datetime | None
+) -> Sample:
+    """One track's numbers from one query; `_Unreadable` when the answer cannot be read unambiguously."""
+    whose = "the canary's query" if target.track == keys.TRACK_CANARY else "stable's query"
+    if at is not None:
+        whose += " for the window before the rollout"
+    began = time.perf_counter()
+    outcome = "error"
+    try:
+        series = client.query(combined(profile, target, routes), at)
+        read = Sample.from_series(((s.labels, s.value) for s in series), profile.route_label, checks(profile, routes))
+        outcome = "ok"
+    except UnreadableAnswer as e:
+        raise _Unreadable(f"unreadable answer to {whose} from {e.where}: {e.what}") from None
+    except AmbiguousAnswer as e:
+        raise _Unreadable(f"unreadable answer to {whose} from {client.where}: {e}") from None
+    finally:
+        telemetry.PROM_QUERIES.labels(outcome).inc()
+        telemetry.PROM_QUERY_SECONDS.observe(time.perf_counter() - began)
+    return read

@@ -10,7 +10,13 @@ and the failures a person fixes differently are told apart:
   not all of it within the timeout;
 - `QueryRejected`: Prometheus answered and refused the query (HTTP 400/422), with its own error message;
 - `AuthRejected`: Prometheus (or the gateway in front of it) refused the credentials (HTTP 401/403), or its
-  TLS certificate could not be verified with the CA and server name given.
+  TLS certificate could not be verified with the CA and server name given;
+- `UnreadableAnswer`: an answer that cannot be read unambiguously (prom.answer): another result type than a
+  vector, a key or a label set twice, or more than `answer.MAX_ANSWER_BYTES` (refused unread).
+
+Messages name the endpoint (scheme://host:port/path, never the query string nor credentials) and what went
+wrong in a few words ("connection refused", "HTTP 503 (...)", "timed out: no answer within 5s"); the query
+itself, 2 KB of PromQL, goes to the log at DEBUG level only.
 
 Credentials (`Auth`) are secret: they go into the HTTP request and nowhere else, never into a message, a repr
 or a log line; clients are pooled per (address, timeout, a digest of the credentials), so two AsgiServices
@@ -19,15 +25,18 @@ with different credentials never share one, and a rotated Secret gets a new clie
 
 from __future__ import annotations
 
-import ast
+import errno
 import hashlib
+import http.client
 import json
-import math
+import logging
 import re
+import socket
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -35,14 +44,18 @@ from typing import TYPE_CHECKING, Any, Final
 import requests
 import urllib3
 from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from .answer import MAX_ANSWER_BYTES, NotPrometheus, Series, Unreadable, prometheus_error, read_vector, too_large
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
 
 NO_RETRY: Final = Retry(total=0, raise_on_status=False)
+_SHOWN: Final = 300  # characters of Prometheus' own error message repeated in ours
+
+log = logging.getLogger(__name__)
 
 
 class PrometheusError(Exception):
@@ -59,6 +72,21 @@ class QueryRejected(PrometheusError):
 
 class AuthRejected(PrometheusError):
     """The credentials were refused (401/403), or the server's certificate failed verification."""
+
+
+class UnreadableAnswer(PrometheusError):
+    """An answer that cannot be read unambiguously; `what` names what came back, `where` whom it came from."""
+
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}")
+        self.where, self.what = where, what
+
+
+class _TooLarge(Exception):
+    """A 200 answer larger than MAX_ANSWER_BYTES: `size` bytes (at least, when not `exact`)."""
+
+    def __init__(self, size: int, exact: bool) -> None:
+        super().__init__(too_large(size, exact))
 
 
 @dataclass(frozen=True, repr=False)
@@ -128,15 +156,13 @@ class _Adapter(HTTPAdapter):
         response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         if stream:
             return response
-        chunks: list[bytes] = []
         try:
-            while chunk := _read(response, started + self._deadline):
-                chunks.append(chunk)
+            body = _body(response, started + self._deadline)
         except BaseException:
             response.close()
             raise
         # what Session.send then reads as response.content (requests' own attributes for a body read)
-        response.__dict__.update(_content=b"".join(chunks), _content_consumed=True)
+        response.__dict__.update(_content=body, _content_consumed=True)
         response.raw.release_conn()
         return response
 
@@ -153,11 +179,36 @@ class _Adapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
+class TooSlow(requests.exceptions.ReadTimeout):
+    """Every read came within the timeout, the whole answer did not."""
+
+
+def _body(response: requests.Response, deadline: float) -> bytes:
+    """The body, all of it by `deadline` (time.monotonic). A 200 answer is refused beyond MAX_ANSWER_BYTES
+    (unread when its Content-Length says so); of any other status only that much is kept, for the message (the
+    connection is closed: the rest stays unread)."""
+    answer = response.status_code == 200
+    length = response.headers.get("Content-Length", "")
+    if answer and length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+        raise _TooLarge(int(length), exact=True)
+    chunks: list[bytes] = []
+    read = 0
+    while chunk := _read(response, deadline):
+        read += len(chunk)
+        if read > MAX_ANSWER_BYTES:
+            if answer:
+                raise _TooLarge(read, exact=False)
+            response.close()
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _read(response: requests.Response, deadline: float) -> bytes:
     """What arrived of the body (at most one read timeout's wait), with urllib3's errors as requests' own; past
     the deadline (time.monotonic), a timeout."""
     if time.monotonic() > deadline:
-        raise requests.exceptions.ReadTimeout("no complete answer within the timeout (it came in too slowly)")
+        raise TooSlow("no complete answer within the timeout (it came in too slowly)")
     try:
         return bytes(response.raw.read1(65536, decode_content=True))
     except urllib3.exceptions.ReadTimeoutError as e:
@@ -168,88 +219,155 @@ def _read(response: requests.Response, deadline: float) -> bytes:
         raise requests.exceptions.ConnectionError(str(e), request=response.request) from e
 
 
-@dataclass(frozen=True)
-class Series:
-    labels: dict[str, str]
-    value: float  # NaN and +/-Inf as Prometheus returned them
-
-
-def _number(text: Any) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-_STATUS: Final = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)\s*$", re.S)
-
-
-def _status(error: PrometheusApiClientException) -> str | None:
-    found = _STATUS.search(str(error))
-    return found.group(1) if found else None
-
-
-def _rejection(error: PrometheusApiClientException) -> str | None:
-    """Prometheus' own message for a 400/422 answer; None for any other status. (prometheus-api-client
-    raises "HTTP Status Code 400 (b'{...,"error":"..."}')": the body is a bytes literal.)"""
-    text = str(error)
-    found = _STATUS.search(text)
-    if found is None or found.group(1) not in ("400", "422"):
-        return None
-    try:
-        body = json.loads(ast.literal_eval(found.group(2)))
-        return f"{body.get('errorType', 'error')}: {body['error']}"
-    except (ValueError, SyntaxError, KeyError, TypeError, AttributeError):
-        return text
-
-
 class Prometheus:
+    """One Prometheus: prometheus-api-client's PrometheusConnect holds the session (headers, basic auth, no
+    retries) and the base URL; the query itself is sent on that session and its body read here, because
+    `custom_query` returns only the answer's `result` (its resultType lost: a scalar would read as a vector)
+    and parses the JSON keeping the last of two equal keys."""
+
     def __init__(self, url: str, timeout: float, auth: Auth = NO_AUTH) -> None:
         self.url = url
-        session = requests.Session()
+        self.timeout = timeout
+        self._session = requests.Session()
         self._client = PrometheusConnect(
             url=url,
             headers=auth.request_headers() or None,
             auth=auth.basic,
-            session=session,
+            session=self._session,
             retry=NO_RETRY,
             timeout=timeout,
         )
-        session.mount(url, _Adapter(timeout, auth.ca_pem, auth.server_name))  # replaces the adapter mounted above
+        # replaces the adapter mounted above
+        self._session.mount(url, _Adapter(timeout, auth.ca_pem, auth.server_name))
+        self.where = endpoint(f"{self._client.url}/api/v1/query")
 
     def close(self) -> None:
         self._client.close()
 
     def query(self, query: str, at: datetime | None = None) -> list[Series]:
         """Run an instant query (now, or evaluated at `at`); every series of the resulting vector."""
-        params = {"time": f"{at.timestamp():.3f}"} if at is not None else None
+        params = {"query": query, **({"time": f"{at.timestamp():.3f}"} if at is not None else {})}
         try:
-            result = self._client.custom_query(query=query, params=params)
-        except PrometheusApiClientException as e:
-            status = _status(e)
-            if status in ("401", "403"):  # the body is not repeated: it could echo what was sent
-                raise AuthRejected(f"{self.url} answered HTTP {status}: the credentials were refused") from None
-            rejected = _rejection(e)
-            if rejected is not None:
-                raise QueryRejected(f"{self.url} rejected the query: {rejected}") from e
-            raise PrometheusUnreachable(f"{self.url}: {e}") from e
+            response = self._session.get(
+                f"{self._client.url}/api/v1/query",
+                params=params,
+                headers=self._client.headers,
+                auth=self._client.auth,
+                timeout=self.timeout,
+            )
+        except _TooLarge as e:
+            raise UnreadableAnswer(self.where, str(e)) from None
         except requests.exceptions.SSLError as e:
-            raise AuthRejected(f"{self.url}: TLS verification failed: {_tls_reason(e)}") from None
-        except requests.exceptions.InvalidHeader:
+            raise AuthRejected(f"{self.where}: TLS verification failed: {_tls_reason(e)}") from None
+        except (requests.exceptions.InvalidHeader, UnicodeEncodeError):
             # requests' message quotes the header's value: never repeat it
             raise AuthRejected(
-                f"{self.url}: a credential or header value is not valid in HTTP (a control character?)"
+                f"{self.where}: a credential or header value is not valid in HTTP (a control character, or one "
+                "outside Latin-1?)"
             ) from None
-        except (requests.RequestException, ValueError, KeyError, TypeError) as e:
-            raise PrometheusUnreachable(f"{self.url}: {e}") from e
-        if not isinstance(result, list):
-            raise PrometheusUnreachable(f"{self.url}: the answer is not a vector: {str(result)[:200]}")
-        out: list[Series] = []
-        for item in result:
-            if isinstance(item, dict) and isinstance(item.get("value"), list) and len(item["value"]) == 2:
-                labels = item.get("metric") or {}
-                out.append(Series({str(k): str(v) for k, v in labels.items()}, _number(item["value"][1])))
-        return out
+        except requests.RequestException as e:
+            reason = essence(e, self.timeout)
+            log.debug("no answer from %s (%s: %s) to the query %s", self.where, reason, e, query)
+            raise PrometheusUnreachable(f"{self.where}: {reason}") from None
+        except (ValueError, TypeError) as e:  # http.client refusing what it was given
+            log.debug("no request to %s (%s) for the query %s", self.where, type(e).__name__, query)
+            raise PrometheusUnreachable(f"{self.where}: the request could not be sent ({type(e).__name__})") from None
+        return self._read(response, query)
+
+    def _read(self, response: requests.Response, query: str) -> list[Series]:
+        status, body = response.status_code, response.content
+        if status in (401, 403):  # the body is not repeated: it could echo what was sent
+            raise AuthRejected(f"{self.where} answered HTTP {status}: the credentials were refused")
+        said = prometheus_error(body)
+        if status in (400, 422):
+            log.debug("%s rejected the query %s", self.where, query)
+            shown = said or body[:_SHOWN].decode(errors="replace")
+            raise QueryRejected(f"{self.where} rejected the query: {shown[:_SHOWN]}")
+        if status != 200:
+            log.debug("%s answered HTTP %s to the query %s", self.where, status, query)
+            raise PrometheusUnreachable(f"{self.where}: HTTP {status}" + (f" ({said[:_SHOWN]})" if said else ""))
+        try:
+            return read_vector(body)
+        except NotPrometheus as e:
+            log.debug("%s gave %s to the query %s", self.where, e, query)
+            raise PrometheusUnreachable(f"{self.where}: {e}") from None
+        except Unreadable as e:
+            log.debug("%s gave %s to the query %s", self.where, e, query)
+            raise UnreadableAnswer(self.where, str(e)) from None
+
+
+def endpoint(url: str) -> str:
+    """An address for a message: scheme://host:port/path, without credentials, query string or fragment."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what it wraps: requests' ConnectionError holds urllib3's MaxRetryError, whose `reason` holds
+    a NewConnectionError caused by the socket's ConnectionRefusedError, or a ProtocolError whose args hold it."""
+    out: list[BaseException] = []
+    todo = [error]
+    while todo and len(out) < 12:
+        e = todo.pop(0)
+        if any(e is seen for seen in out):
+            continue
+        out.append(e)
+        reason = getattr(e, "reason", None)
+        todo += [x for x in (e.__cause__, e.__context__, reason, *e.args) if isinstance(x, BaseException)]
+    return out
+
+
+_ERRNO: Final = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+def _is(*kinds: type[BaseException]) -> Callable[[BaseException], bool]:
+    return lambda e: isinstance(e, kinds)
+
+
+def _errno(number: int) -> Callable[[BaseException], bool]:
+    return lambda e: isinstance(e, OSError) and e.errno == number
+
+
+def _connect_timeout(e: BaseException) -> bool:
+    # urllib3's NewConnectionError (a refused or failed connection) is a ConnectTimeoutError too
+    return isinstance(e, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+        e, urllib3.exceptions.NewConnectionError
+    )
+
+
+def essence(error: requests.RequestException, timeout: float) -> str:
+    """What went wrong, in a few words and without the URL requests' messages repeat (2 KB of query)."""
+    if isinstance(error, TooSlow):
+        return f"no complete answer within the timeout ({timeout:g}s): it came in too slowly"
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return f"timed out: no connection within {timeout:g}s"
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return f"timed out: no answer within {timeout:g}s"
+    host = urllib.parse.urlsplit(str(getattr(error.request, "url", "") or "")).hostname or ""
+    # the most telling first: the socket's error, then urllib3's
+    known: list[tuple[Callable[[BaseException], bool], str]] = [
+        (_is(socket.gaierror, urllib3.exceptions.NameResolutionError), f"cannot resolve the host name {host}".strip()),
+        *((_errno(number), words) for number, words in _ERRNO.items()),
+        (_is(http.client.RemoteDisconnected), "the connection was closed without an answer"),
+        (_is(http.client.IncompleteRead, requests.exceptions.ChunkedEncodingError), "the answer broke off"),
+        (_is(requests.exceptions.ContentDecodingError), "an answer whose Content-Encoding cannot be decoded"),
+        # without retries urllib3 wraps a timeout in MaxRetryError, which requests turns into a ConnectionError
+        (_is(urllib3.exceptions.ReadTimeoutError), f"timed out: no answer within {timeout:g}s"),
+        (_connect_timeout, f"timed out: no connection within {timeout:g}s"),
+        (_is(TimeoutError, urllib3.exceptions.TimeoutError), f"timed out after {timeout:g}s"),
+    ]
+    causes = _causes(error)
+    for test, words in known:
+        if any(test(e) for e in causes):
+            return words
+    last = causes[-1]
+    text = re.sub(r"\S*\?\S*|https?://\S+|url: \S+", "...", str(last))  # no URL, no query string
+    return f"{type(last).__name__}: {text}"[:160]
 
 
 def _tls_reason(error: requests.exceptions.SSLError) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..api.base import STORED
 from ..api.models import AsgiServiceSpec
 from ..render.children import HELD_KINDS, CanaryPlan
 from ..render.meta import Owner
@@ -26,10 +27,13 @@ class StableSpecInvalid(Exception):
 
 
 def parse_stable_spec(data: dict[str, Any]) -> AsgiServiceSpec:
-    """The spec whose pod template the stable track runs, parsed where it comes in. A spec that no longer parses
-    is reported, never replaced by the current one (which would give stable the canary's pods unanalysed)."""
+    """The spec whose pod template the stable track runs, parsed where it comes in. The API server admitted it
+    when it was current, so the rules across fields are not judged again (a rule added by an operator upgrade
+    would otherwise strand the object: the stored spec is only replaced at a promotion, which this blocks). A
+    spec that no longer parses is reported, never replaced by the current one (which would give stable the
+    canary's pods unanalysed)."""
     try:
-        return AsgiServiceSpec.model_validate(data)
+        return AsgiServiceSpec.model_validate(data, context=STORED)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         raise StableSpecInvalid(problems) from e

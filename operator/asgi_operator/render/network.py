@@ -12,6 +12,7 @@ from ..api.servers import ServerKind
 from ..api.tls import tls_secret_name
 from .cors import gateway_filter as cors_filter
 from .meta import Manifest, Owner, canary_name, metadata, selector, stable_name
+from .ratelimit import nginx_rate_limit
 from .tls import hsts_filter, listener_set_parent
 
 SERVICE_PORT: Final = 80
@@ -96,7 +97,9 @@ def ingress(
     extra_annotations: dict[str, str] | None = None,
     copies_annotation: Callable[[str], bool] = lambda key: True,
 ) -> Manifest:
-    """An Ingress for the given class, host, path and TLS secret, sending traffic to the `backend` Service."""
+    """An Ingress for the given class, host, path and TLS secret, sending traffic to the `backend` Service. The
+    main Ingress (`name` unset) carries expose.rateLimit's ingress-nginx annotations whichever router renders it:
+    the user named the controller (a canary Ingress, named, would ignore them)."""
     rule: Manifest = {
         "http": {
             "paths": [
@@ -114,7 +117,7 @@ def ingress(
     if expose.tls is not None and expose.host:
         body["tls"] = [{"hosts": [expose.host], "secretName": tls_secret_name(owner.name, expose.tls)}]
     own = {k: v for k, v in ingress_spec.annotations.items() if copies_annotation(k)}
-    annotations = {**own, **(extra_annotations or {})}
+    annotations = {**own, **(extra_annotations or {}), **(nginx_rate_limit(expose) if name is None else {})}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",

@@ -2,7 +2,9 @@
 
 No data is its own verdict. Too few requests, a NaN, or a profile matching no series never passes, and
 never fails a canary by itself either: the step holds until data arrives or the progress deadline ends it.
-Prometheus being unreachable, or refusing the query, is `Error`, which holds the same way.
+Prometheus being unreachable, refusing the query, or giving an answer that cannot be read unambiguously (two
+series for one check, a series for a check not asked: `Sample.from_series` refuses it) is `Error`, which holds
+the same way.
 
 Every check that is configured must be evaluated for a Pass: a relative check without stable numbers, or a
 per-route check without a route that had enough requests, holds as NoData (a Fail elsewhere still fails).
@@ -11,7 +13,8 @@ per-route check without a route that had enough requests, holds as NoData (a Fai
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +23,7 @@ from ..api.models import WINDOW_SCRAPES, AnalysisResult, AsgiServiceSpec, RouteR
 from ..api.vocabulary import EventReason as R
 from ..api.vocabulary import Verdict
 from .queries import (
+    ALL_CHECKS,
     CHECK_LABEL,
     ERROR_RATE,
     LATENCY_P99,
@@ -27,6 +31,8 @@ from .queries import (
     ROUTE_ERROR_RATE,
     ROUTE_LATENCY_P99,
     ROUTES_JUDGED,
+    AmbiguousAnswer,
+    ambiguity,
 )
 
 
@@ -51,11 +57,22 @@ class Sample:
     slowest_route: tuple[str, float] | None = None  # (route, p99 seconds)
 
     @classmethod
-    def from_series(cls, series: Iterable[tuple[Mapping[str, str], float]], route_label: str | None = None) -> Sample:
-        """From the series of a `queries.combined` answer, told apart by their asgi_check label."""
+    def from_series(
+        cls,
+        series: Iterable[tuple[Mapping[str, str], float]],
+        route_label: str | None = None,
+        asked: Collection[str] = ALL_CHECKS,
+    ) -> Sample:
+        """From the series of a `queries.combined` answer, told apart by their asgi_check label: at most one for
+        each check `asked` (queries.checks) and none other, else AmbiguousAnswer naming what came back."""
+        read = list(series)
+        found = Counter(labels.get(CHECK_LABEL) or None for labels, _ in read)
+        problem = ambiguity(found, asked)
+        if problem is not None:
+            raise AmbiguousAnswer(problem)
         values: dict[str, float] = {}
         routes: dict[str, tuple[str, float]] = {}
-        for labels, value in series:
+        for labels, value in read:
             check = labels.get(CHECK_LABEL, "")
             values[check] = value
             if route_label and check in (ROUTE_ERROR_RATE, ROUTE_LATENCY_P99):
@@ -301,11 +318,13 @@ def evaluate(
     error: str | None = None,
     rejected: bool = False,
     auth_failed: bool = False,
+    unreadable: bool = False,
 ) -> AnalysisResult:
     """The verdict on one analysis of the canary, with every number and threshold behind it. `stable` is
     what relative checks compare with (see `stable_reference`); `error` means Prometheus gave no answer, or
     with `rejected` refused the query, with `auth_failed` could not be asked (a credential is missing or
-    was refused: the message names where it comes from)."""
+    was refused: the message names where it comes from), with `unreadable` gave an answer that cannot be read
+    unambiguously (the message names what came back)."""
     max_p99 = seconds(slo.max_latency_p99)
     base = {
         "at": at,
@@ -320,6 +339,8 @@ def evaluate(
             return AnalysisResult(verdict=Verdict.ERROR, reason=R.QUERY_REJECTED, message=f"{error}", **base)
         if auth_failed:
             return AnalysisResult(verdict=Verdict.ERROR, reason=R.PROMETHEUS_AUTH_FAILED, message=f"{error}", **base)
+        if unreadable:
+            return AnalysisResult(verdict=Verdict.ERROR, reason=R.UNREADABLE_ANSWER, message=f"{error}", **base)
         return AnalysisResult(
             verdict=Verdict.ERROR, reason=R.PROMETHEUS_UNAVAILABLE, message=f"Prometheus unavailable: {error}", **base
         )

@@ -8,12 +8,15 @@ Probe and metrics endpoints are left out, so kubelet probes are never mistaken f
 The numbers of one track (requests in the window, error rate, p99 latency and, with `slo.perRoute`, the
 worst route by error rate and by p99 and how many routes had enough requests to be judged) come back from ONE
 query: each is tagged with an `asgi_check` label and joined with `or`. An analysis therefore costs one query
-for the canary and, only when relative thresholds are set, one for stable.
+for the canary and, only when relative thresholds are set, one for stable. Each tag is at most one series in
+the answer (`checks`); an answer with more, or with series for other tags, is ambiguous (`ambiguity`).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -26,6 +29,7 @@ LATENCY_P99: Final = "latency_p99"
 ROUTES_JUDGED: Final = "routes_judged"
 ROUTE_ERROR_RATE: Final = "route_error_rate"
 ROUTE_LATENCY_P99: Final = "route_latency_p99"
+ALL_CHECKS: Final = (REQUESTS, ERROR_RATE, LATENCY_P99, ROUTES_JUDGED, ROUTE_ERROR_RATE, ROUTE_LATENCY_P99)
 
 LABEL_NAMESPACE: Final = "namespace"
 LABEL_NAME: Final = "asgi_dev_name"
@@ -214,24 +218,68 @@ def _tag(query: str, check: str) -> str:
     return f'label_replace(({query}), "{CHECK_LABEL}", "{check}", "", "")'
 
 
-def combined(profile: Profile, t: Target, routes: RouteCheck | None = None) -> str:
-    """One instant query returning up to three series, tagged asgi_check=requests|error_rate|latency_p99,
-    and with `routes` up to three more: routes_judged (how many routes had enough requests), and the worst
-    route by error rate and by p99 among those, each carrying the route label."""
+def _parts(profile: Profile, t: Target, routes: RouteCheck | None) -> list[tuple[str, str]]:
+    """(asgi_check, PromQL) of each part of the combined query."""
     parts = [
-        _tag(profile.requests(t), REQUESTS),
-        _tag(profile.error_rate(t), ERROR_RATE),
-        _tag(profile.latency_p99(t), LATENCY_P99),
+        (REQUESTS, profile.requests(t)),
+        (ERROR_RATE, profile.error_rate(t)),
+        (LATENCY_P99, profile.latency_p99(t)),
     ]
     if routes is not None and profile.route_label:
         judged = f"(({profile.route_requests(t)}) >= {routes.min_requests})"
         on = f"and on ({profile.route_label}) {judged}"
-        parts.append(_tag(f"count({judged})", ROUTES_JUDGED))
+        parts.append((ROUTES_JUDGED, f"count({judged})"))
         # a route without a 5xx series has no error rate: 0 for it, so a judged route always has one (and an
         # answer without a worst route is a partial one, never "no errors")
         zero = f"(0 * ({profile.route_requests(t)}))"
         rates = f"(({profile.route_error_rate(t)}) or on ({profile.route_label}) {zero})"
-        parts.append(_tag(f"topk(1, {rates} {on})", ROUTE_ERROR_RATE))
+        parts.append((ROUTE_ERROR_RATE, f"topk(1, {rates} {on})"))
         if routes.latency:
-            parts.append(_tag(f"topk(1, ({profile.route_latency_p99(t)}) {on})", ROUTE_LATENCY_P99))
-    return " or ".join(parts)
+            parts.append((ROUTE_LATENCY_P99, f"topk(1, ({profile.route_latency_p99(t)}) {on})"))
+    return parts
+
+
+def combined(profile: Profile, t: Target, routes: RouteCheck | None = None) -> str:
+    """One instant query returning up to three series, tagged asgi_check=requests|error_rate|latency_p99,
+    and with `routes` up to three more: routes_judged (how many routes had enough requests), and the worst
+    route by error rate and by p99 among those, each carrying the route label."""
+    return " or ".join(_tag(query, check) for check, query in _parts(profile, t, routes))
+
+
+def checks(profile: Profile, routes: RouteCheck | None = None) -> tuple[str, ...]:
+    """The asgi_check values `combined` asks for, each at most one series: every part is a single number (a
+    sum, a count, a histogram_quantile of a sum by le) or the top one route (topk(1, ...)), so a second series
+    for a check is an answer that did not come from this query as written."""
+    return tuple(check for check, _ in _parts(profile, Target("", "", "", "", "1m"), routes))
+
+
+class AmbiguousAnswer(ValueError):
+    """An answer whose series do not give one number per check (the message says what came back): what a query
+    without aggregation, a misconfigured recording rule or a proxy answering for Prometheus returns. Read
+    anyway, any one of the series could make a bad canary pass."""
+
+
+_SHOWN_CHECKS = 3  # unknown asgi_check values named in a message; the others are counted
+
+
+def ambiguity(found: Counter[str | None], asked: Collection[str]) -> str | None:
+    """What is wrong with an answer holding `found` series per asgi_check value (None: unlabelled); None when
+    every check has at most one series and every series is for a check asked."""
+    problems: list[str] = []
+    if found[None]:
+        problems.append(f"{found[None]:,} series without the {CHECK_LABEL} label")
+    many = [(check, found[check]) for check in asked if found[check] > 1]
+    if many:  # "3,333 series for requests, 3,334 for error_rate, expected 1 each"
+        listed = ", ".join(f"{n:,}{' series' if i == 0 else ''} for {check}" for i, (check, n) in enumerate(many))
+        problems.append(f"{listed}, expected 1{' each' if len(many) > 1 else ''}")
+    unknown = [(check, n) for check, n in found.items() if check is not None and check not in asked]
+    if unknown:
+        named = [f"{n:,} for {_cut(check)}" for check, n in unknown[:_SHOWN_CHECKS]]
+        more = len(unknown) - _SHOWN_CHECKS
+        others = f" and {more:,} other {CHECK_LABEL} values" if more > 0 else ""
+        problems.append(f"series for checks not asked ({', '.join(named)}{others})")
+    return "; ".join(problems) if problems else None
+
+
+def _cut(text: str, most: int = 40) -> str:
+    return repr(text if len(text) <= most else text[: most - 3] + "...")

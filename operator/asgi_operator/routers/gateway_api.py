@@ -7,7 +7,7 @@ from ..api.kinds import HTTP_ROUTE, LISTENER_SET
 from ..api.models import AsgiServiceSpec, Router
 from ..render.meta import Child, Manifest, Owner, owner_name
 from ..render.network import http_route, split, strips_prefix
-from ..render.ratelimit import RATE_LIMIT_CHILDREN, rate_limit_policy
+from ..render.ratelimit import RATE_LIMIT_CHILDREN, rate_limit_policy, traefik_middleware, with_traefik_filter
 from ..render.tls import listener_set, redirect_name, redirect_route
 from .base import OwnedObjectsOnly
 
@@ -30,7 +30,11 @@ class GatewayAPI(OwnedObjectsOnly):
             return []
         backends = split(owner, weight)
         route = http_route(owner, expose, expose.gateway, backends=backends, strip_prefix=strips_prefix(spec))
+        # expose.rateLimit with Traefik: a Middleware the route's weighted rule names (ExtensionRef), applied
+        # before the route so the route never names a Middleware that is not there
+        middleware = traefik_middleware(owner, expose)
+        route = with_traefik_filter(owner, expose, route)
         redirect = redirect_route(owner, expose, expose.gateway)  # expose.tls: HTTP -> HTTPS, on the HTTP listener
         policy = rate_limit_policy(owner, expose, route=owner.name)  # expose.rateLimit: the implementation's policy
         listener = listener_set(owner, expose, expose.gateway)  # gateway.listenerSet: the app's HTTPS listener
-        return [m for m in (listener, route, redirect, policy) if m is not None]
+        return [m for m in (listener, middleware, route, redirect, policy) if m is not None]

@@ -10,7 +10,6 @@ from ..api.models import AsgiServiceSpec, Router
 from ..render.cors import nginx_annotations as nginx_cors
 from ..render.meta import Child, Manifest, Owner, canary_name, owner_name, stable_name
 from ..render.network import ingress
-from ..render.ratelimit import nginx_rate_limit
 from .base import OwnedObjectsOnly
 
 CANARY: Final = "nginx.ingress.kubernetes.io/canary"
@@ -39,8 +38,8 @@ class IngressNginx(OwnedObjectsOnly):
             return []
         # ssl-redirect is on by default once spec.tls is set; HSTS is the controller's ConfigMap (hsts, default on)
         redirect_off = {SSL_REDIRECT: "false"} if expose.tls is not None and not expose.tls.redirect else {}
-        # on the main Ingress only: a canary Ingress ignores them
-        main = {**redirect_off, **nginx_cors(expose), **nginx_rate_limit(expose)}
+        # on the main Ingress only: a canary Ingress ignores them (render.network.ingress adds the rate limit's)
+        main = {**redirect_off, **nginx_cors(expose)}
         out = [ingress(owner, expose, expose.ingress, backend=stable_name(owner), extra_annotations=main)]
         if canary:
             out.append(
