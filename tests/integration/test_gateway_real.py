@@ -8,17 +8,31 @@ the canary's share must be within 2 points of the step's weight.
 
 from __future__ import annotations
 
+import http.client
+import math
+import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from integration.helpers import wait_until
-from integration.test_canary_e2e import NAME, Rig, _promoted_and_ready, rig, spec
-from lab.load import Answer, Tally
+import pytest
+
+from integration.helpers import apply, wait_ready, wait_until
+from integration.operator_proc import OperatorProcess
+from integration.test_canary_e2e import HOST, NAME, Rig, _promoted_and_ready, rig, spec
+from lab.cluster import Cluster
+from lab.dataplane import POD_HEADER, DataPlane
+from lab.gateway import HTTP_PORT, Traefik, gateway_ref
+from lab.load import Answer, HTTPSConnection, Tally
+from lab.traffic import Prometheus
 
 __all__ = ["rig"]  # the fixture, shared with test_canary_e2e
 
-SETTLE = 0.5  # seconds after the route changed before its weights count: the gateway applies them in 0.1-0.3 s
-RATE = 150.0  # requests a second: an 8 s step gives over 1,000
+# seconds at each end of a step not counted: the gateway applies a route in 0.1-0.3 s, and the test sees the route
+# change by polling it, up to about as late
+SETTLE = 0.5
+RATE = 150.0
+ORIGIN = "https://shop.example.com"  # requests a second: an 8 s step gives over 1,000
 
 
 def _steps(rig: Rig, until: Any, timeout: float) -> list[tuple[int, float, float]]:
@@ -37,7 +51,7 @@ def _steps(rig: Rig, until: Any, timeout: float) -> list[tuple[int, float, float
 
 
 def _window(answers: list[Answer], start: float, end: float) -> Tally:
-    return Tally([a for a in answers if start + SETTLE <= a.at < end])
+    return Tally([a for a in answers if start + SETTLE <= a.at < end - SETTLE])
 
 
 def test_the_gateway_gives_the_canary_its_weight_and_no_request_fails(rig: Rig) -> None:
@@ -81,3 +95,114 @@ def test_the_gateway_gives_the_canary_its_weight_and_no_request_fails(rig: Rig) 
     tail = _window(rig.load.since(after).answers, settle, time.monotonic())
     assert tail.by_track()["canary"] == 0, tail.by_track()
     print(f"rollback: {len(rolled_back.answers)} requests, statuses {dict(rolled_back.by_status())}")
+
+
+def _get(
+    path: str = "/", *, https: bool, client: str = "127.0.0.1", context: ssl.SSLContext | None = None
+) -> tuple[int, dict[str, str]]:
+    """One request to the gateway for HOST (SNI and Host), from `client`: its status and headers (lower case)."""
+    conn: http.client.HTTPConnection
+    if https:
+        conn = HTTPSConnection(HOST, client, context or ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5, source_address=(client, 0))
+    try:
+        conn.request("GET", path, headers={"Host": HOST})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def edge_plane(cluster: Cluster, namespace: str, gateway: Traefik) -> Iterator[DataPlane]:
+    """Played pods behind the gateway, without analysis (RollingUpdate: nothing to ask Prometheus)."""
+    prometheus = Prometheus(cluster.bin_dir).start()
+    plane = DataPlane(cluster, namespace, NAME, prometheus).start()
+    try:
+        yield plane
+    finally:
+        plane.stop()
+        prometheus.close()
+        assert not plane.errors, plane.errors
+
+
+def test_https_redirect_hsts_and_a_per_client_rate_limit_measured_at_the_gateway(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, gateway: Traefik, edge_plane: DataPlane
+) -> None:
+    body = spec("http://127.0.0.1:9")
+    body["spec"]["rollout"] = {"strategy": "RollingUpdate"}
+    body["spec"]["expose"] = {
+        "host": HOST,
+        "gateway": gateway_ref(sectionName="https", httpSectionName="http"),
+        "tls": {"secretName": "hello-tls"},
+        "rateLimit": {"requests": 5, "per": "Second", "scope": "PerProxy", "implementation": "Traefik"},
+        # Traefik has no HTTPRoute CORS filter: CORS enforced in the app, by the operator's edge wrapper
+        "cors": {"allowOrigins": [ORIGIN], "allowMethods": ["GET", "POST"], "enforcement": "App"},
+    }
+    apply(cluster, namespace, body)
+    wait_ready(cluster, namespace, NAME)
+    context = gateway.ssl_context()
+    wait_until("the gateway serving the app over HTTPS", lambda: _get(https=True, context=context)[0] == 200, 60)
+
+    # plain HTTP: a 301 to the same URL over https, from the gateway (no pod involved)
+    status, headers = _get("/orders?page=2", https=False)
+    assert (status, headers.get("location")) == (301, f"https://{HOST}/orders?page=2"), (status, headers)
+    assert POD_HEADER not in headers
+
+    # CORS through the gateway, enforced in the app: a preflight from the allowed origin is answered, another
+    # origin's is refused; a request ID on every answer from a pod
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    status, headers = _request("OPTIONS", preflight, client="127.0.0.7", context=context)
+    assert status == 200 and headers.get("access-control-allow-origin") == ORIGIN, (status, headers)
+    assert "POST" in headers.get("access-control-allow-methods", ""), headers
+    status, headers = _request("OPTIONS", {**preflight, "Origin": "https://evil.example.net"}, "127.0.0.8", context)
+    assert status == 400 and "access-control-allow-origin" not in headers, (status, headers)
+    status, headers = _request("GET", {"Origin": ORIGIN}, client="127.0.0.9", context=context)
+    assert (status, headers.get("access-control-allow-origin")) == (200, ORIGIN), (status, headers)
+    assert headers.get("x-request-id"), headers
+
+    # HTTPS: five client addresses (not the probe's 127.0.0.1), one after the other, each 12 requests as fast as
+    # its connection goes: each client gets its own 5 at once (the next client is not limited by the ones
+    # before), then 429s from the gateway, and no more than the refill (5 a second) lets through meanwhile; HSTS
+    # is on every HTTPS answer, the gateway's 429s included
+    for client in [f"127.0.0.{i}" for i in range(2, 7)]:
+        started = time.monotonic()
+        answers = _burst(12, client, context)
+        took = time.monotonic() - started
+        statuses = [s for s, _ in answers]
+        print(f"client {client}: {statuses} in {took:.2f}s")
+        assert statuses[:5] == [200] * 5, (client, statuses)
+        assert set(statuses) == {200, 429}, (client, statuses)
+        assert statuses.count(200) <= 5 + math.ceil(took * 5), (client, statuses, took)
+        assert all(POD_HEADER in h for s, h in answers if s == 200)  # the 200s came from pods
+        assert all(POD_HEADER not in h for s, h in answers if s == 429)  # the 429s from the gateway
+        hsts = {h.get("strict-transport-security") for _, h in answers}
+        assert hsts == {"max-age=31536000"}, (client, hsts)
+
+
+def _request(method: str, headers: dict[str, str], client: str, context: ssl.SSLContext) -> tuple[int, dict[str, str]]:
+    conn = HTTPSConnection(HOST, client, context)
+    try:
+        conn.request(method, "/", headers={"Host": HOST, **headers})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+def _burst(n: int, client: str, context: ssl.SSLContext) -> list[tuple[int, dict[str, str]]]:
+    """`n` requests in a row on one kept-alive HTTPS connection from `client`."""
+    conn = HTTPSConnection(HOST, client, context)
+    out = []
+    try:
+        for _ in range(n):
+            conn.request("GET", "/", headers={"Host": HOST})
+            resp = conn.getresponse()
+            resp.read()
+            out.append((resp.status, {k.lower(): v for k, v in resp.getheaders()}))
+    finally:
+        conn.close()
+    return out

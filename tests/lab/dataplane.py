@@ -3,7 +3,8 @@
 kwok nodes run no containers. For the pods of one AsgiService that carry the label `lab.asgi.dev/played`, the
 lab's own kwok stages (tests/lab/stages/played-pod-*.yaml) do not make them Ready at once: a pod gets its IP
 and turns Running, and `DataPlane` starts one real Uvicorn for it, bound to the pod's IP and container port,
-with the env of the pod's own spec (so a release with ERROR_RATE=0.05 really answers 5 % errors). Once the
+with the env of the pod's own spec (so a release with ERROR_RATE=0.05 really answers 5 % errors), behind the
+operator's edge wrapper (request IDs, CORS in the app) read from the ConfigMap the pod mounts, as in a pod. Once the
 process answers its probe, the data plane marks the pod `lab.asgi.dev/serving` and kwok turns it Ready: the
 EndpointSlice lists it only then, as a readiness probe would have it. A pod being deleted is drained as the
 kubelet does: its preStop sleep first (the gateway drops the endpoint meanwhile), then SIGTERM and the server's
@@ -19,13 +20,17 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from asgi_operator.api.volumes import EDGE_DIR
 
 from .cluster import REPO, Cluster, die_with_parent, terminate
 from .traffic import Prometheus
@@ -74,6 +79,7 @@ class DataPlane:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _drainers: list[threading.Thread] = field(default_factory=list)
     _targets: str = ""
+    _folders: list[Path] = field(default_factory=list)
 
     def start(self) -> DataPlane:
         self._thread = threading.Thread(target=self._loop, name="data-plane", daemon=True)
@@ -89,6 +95,8 @@ class DataPlane:
         for pod in list(self.pods.values()):
             terminate(pod.proc, grace=5)
         self.pods.clear()
+        for folder in self._folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def track_of(self, pod: str) -> tuple[str, str] | None:
         """(track, revision) of a pod this data plane played."""
@@ -149,12 +157,16 @@ class DataPlane:
         container = next(c for c in spec["containers"] if c["name"] == "app")
         port = next((p["containerPort"] for p in container.get("ports", []) if p.get("name") == "http"), 8000)
         env = {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+        app, app_dir = "lab.played_app:app", APP_DIR
+        if "ASGI_EDGE_APP" in env:  # the operator's edge wrapper, from the ConfigMap the pod mounts, around the app
+            app, app_dir = "asgi_edge:app", self._mounted(meta["name"], spec, container, EDGE_DIR)
+            env["ASGI_EDGE_APP"] = "lab.played_app:app"
         pre_stop = float(container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0))
         grace = float(spec.get("terminationGracePeriodSeconds", 30))
         log = open(os.devnull, "wb")  # noqa: SIM115 (the child owns it)
         proc = subprocess.Popen(
             [
-                *(str(UVICORN), "lab.played_app:app", "--host", ip, "--port", str(port), "--no-access-log"),
+                *(str(UVICORN), app, "--app-dir", str(app_dir), "--host", ip, "--port", str(port), "--no-access-log"),
                 *("--log-level", "warning", "--timeout-graceful-shutdown", str(max(1, int(grace - pre_stop - 1)))),
             ],
             cwd=APP_DIR,
@@ -175,6 +187,18 @@ class DataPlane:
         with self._lock:
             self.pods[played_pod.name] = played_pod
             self.seen[played_pod.name] = (played_pod.track, played_pod.revision)
+
+    def _mounted(self, pod: str, spec: dict[str, Any], container: dict[str, Any], path: str) -> Path:
+        """The ConfigMap the container mounts at `path`, written out as the kubelet would (one file per key)."""
+        mount = next(m for m in container.get("volumeMounts", []) if m["mountPath"] == path)
+        volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+        name = volume["configMap"]["name"]
+        data = json.loads(self.cluster.kubectl("get", "configmap", name, "-n", self.namespace, "-o", "json").stdout)
+        folder = Path(tempfile.mkdtemp(prefix=f"asgi-pod-{pod}-"))
+        for key, value in data.get("data", {}).items():
+            (folder / key).write_text(value)
+        self._folders.append(folder)
+        return folder
 
     def _drain(self, pod: PlayedPod) -> None:
         """What the kubelet does to a pod being deleted: preStop sleep, SIGTERM, wait, then the pod is gone."""

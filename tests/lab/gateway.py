@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import netns
-from .cluster import Cluster, GaveUp, crd_dir, die_with_parent, terminate, wait_for
+from .cluster import Cluster, GaveUp, cache_dir, die_with_parent, terminate, wait_for
 from .pki import CA
 
 NAMESPACE: Final = "gateway-system"
@@ -36,7 +36,10 @@ HTTPS_PORT: Final = 443
 PING_PORT: Final = 9000
 HOSTS: Final = ("*.example.com", "example.com")
 TLS_SECRET: Final = "lab-gateway-tls"
-SERVICE_ACCOUNT: Final = ("default", "traefik-controller")  # the subject of the RBAC files in Traefik's module
+# Traefik's two providers run under the ServiceAccounts its module's RBAC files bind (kubernetes-gateway-rbac.yml,
+# kubernetes-crd-rbac.yml: copied into the cache by tests/lab/build.sh), each with its own token
+GATEWAY_ACCOUNT: Final = ("default", "traefik-controller")
+CRD_ACCOUNT: Final = ("default", "traefik-ingress-controller")
 
 
 def gateway_ref(**extra: str) -> dict[str, str]:
@@ -65,10 +68,14 @@ class Traefik:
         if netns.current() is None:
             raise netns.Unavailable("Traefik routes to pod IPs, which only the lab's network namespace has")
         self._install()
-        server, token, ca_file = self._credentials()
-        provider = [f"--providers.{p}.endpoint={server}" for p in ("kubernetesGateway", "kubernetesCRD")]
-        provider += [f"--providers.{p}.token={token}" for p in ("kubernetesGateway", "kubernetesCRD")]
-        provider += [f"--providers.{p}.certAuthFilePath={ca_file}" for p in ("kubernetesGateway", "kubernetesCRD")]
+        server, ca_file = self._server()
+        provider = []
+        for name, account in (("kubernetesGateway", GATEWAY_ACCOUNT), ("kubernetesCRD", CRD_ACCOUNT)):
+            provider += [
+                f"--providers.{name}.endpoint={server}",
+                f"--providers.{name}.token={self._token(account)}",
+                f"--providers.{name}.certAuthFilePath={ca_file}",
+            ]
         argv = [
             self.cluster.bin("traefik"),
             f"--entryPoints.http.address=:{HTTP_PORT}",
@@ -127,19 +134,18 @@ class Traefik:
 
     # ------------------------------------------------------------------ setup
     def _install(self) -> None:
-        folder = crd_dir() / "traefik"
-        for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("*.yaml")):
+        """Traefik's CRDs are the lab's (Cluster.install_crds); here its RBAC from its module, the lab's
+        GatewayClass and Gateway, and the Gateway's certificate."""
+        for path in sorted((cache_dir() / "traefik-rbac").glob("*.yml")):
             self.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
-        self.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "middlewares.traefik.io")
         self.ca = CA(self.workdir, name="asgi-operator lab gateway CA")
         cert = self.ca.issue("gateway", list(HOSTS))
         docs: list[dict[str, Any]] = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": SERVICE_ACCOUNT[1], "namespace": SERVICE_ACCOUNT[0]},
-            },
+            *(
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
+                for namespace, name in (GATEWAY_ACCOUNT, CRD_ACCOUNT)
+            ),
             {
                 "apiVersion": "v1",
                 "kind": "Secret",
@@ -180,10 +186,16 @@ class Traefik:
         for doc in docs:
             self.cluster.kubectl_apply(json.dumps(doc))
 
-    def _credentials(self) -> tuple[str, str, str]:
-        """The API server's address, a token of Traefik's own ServiceAccount, and the CA to trust."""
-        namespace, name = SERVICE_ACCOUNT
+    def _token(self, account: tuple[str, str]) -> str:
+        """A file holding a token of one of Traefik's ServiceAccounts."""
+        namespace, name = account
         token = self.cluster.kubectl("create", "token", name, "-n", namespace, "--duration=24h").stdout.strip()
+        path = self.workdir / f"{name}.token"
+        path.write_text(token)
+        return str(path)
+
+    def _server(self) -> tuple[str, str]:
+        """The API server's address and the CA to trust."""
         view = json.loads(self.cluster.kubectl("config", "view", "--raw", "--minify", "-o", "json").stdout)
         cluster = view["clusters"][0]["cluster"]
         ca_file = cluster.get("certificate-authority")
@@ -192,8 +204,7 @@ class Traefik:
 
             ca_file = str(self.workdir / "apiserver-ca.crt")
             Path(ca_file).write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-        (self.workdir / "token").write_text(token)
-        return str(cluster["server"]), str(self.workdir / "token"), str(ca_file)
+        return str(cluster["server"]), str(ca_file)
 
     def _pinged(self) -> bool:
         if self.proc is None or self.proc.poll() is not None:

@@ -121,7 +121,7 @@ class LoadDriver:
     def _connect(self, client: str) -> http.client.HTTPConnection:
         if self.https:
             context = self.context or ssl.create_default_context()
-            return _HTTPSConnection(self.host, client, context)
+            return HTTPSConnection(self.host, client, context)
         return _HTTPConnection(client)
 
     def _send(self, worker: int) -> None:
@@ -168,7 +168,7 @@ class _HTTPConnection(http.client.HTTPConnection):
         super().__init__("127.0.0.1", HTTP_PORT, timeout=5, source_address=(client, 0))
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
+class HTTPSConnection(http.client.HTTPSConnection):
     """To the gateway's HTTPS listener, from a given client address, with SNI and verification for `host`."""
 
     def __init__(self, host: str, client: str, context: ssl.SSLContext) -> None:
