@@ -67,6 +67,9 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     cluster.kubectl_apply(json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
     yield name
+    # its routes first: the namespace controller deletes pods before anything else (ordered namespace deletion),
+    # and a route left behind meanwhile keeps its hostname on the lab's shared Gateway (the oldest route wins)
+    cluster.kubectl("delete", "httproutes.gateway.networking.k8s.io", "--all", "-n", name, "--wait=false", check=False)
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 

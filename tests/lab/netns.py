@@ -23,6 +23,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 POD_CIDR: Final = "10.244.0.0/16"  # kwok's default pod CIDR: each fake node gets a /24 of it
@@ -136,7 +137,7 @@ def outside_preexec() -> Callable[[], None]:
 
 
 def run_outside(
-    args: list[str], *, env: dict[str, str] | None = None, timeout: float | None = None
+    args: list[str], *, env: dict[str, str] | None = None, timeout: float | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """subprocess.run (output captured, as text) in the machine's own network namespace; see `outside_preexec`."""
     fd = _current.host_fd if _current is not None else None
@@ -149,5 +150,6 @@ def run_outside(
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
         check=False,
     )
