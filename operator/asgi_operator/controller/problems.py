@@ -1,5 +1,5 @@
 """What an error means for the AsgiService's status: which condition reason, what message, and whether it
-needs a person (stalled) or goes away with a retry."""
+needs a person (stalled) or goes away with a retry; and an unexpected exception told in one line."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ def problem_of(error: ApiError | RouterError) -> Problem:
     if error.status == 422:
         return Problem(R.INVALID_CHILD, f"the API server rejected a child object: {error.message}", stalled=True)
     return Problem(R.API_ERROR, f"{error.status} {error.reason}: {error.message}", stalled=False)
+
+
+def unexpected(error: Exception) -> str:
+    """An unexpected exception in one line for status and events: its type and message, never a traceback."""
+    text = str(error).strip().splitlines()
+    return f"the reconcile failed unexpectedly and is retried with backoff: {type(error).__name__}" + (
+        f": {text[0][:300]}" if text else ""
+    )

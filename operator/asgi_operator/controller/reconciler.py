@@ -19,29 +19,28 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ..api import keys
-from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, JOB, POD, POD_MONITOR
-from ..api.models import AnalysisResult, AsgiService, AsgiServiceSpec, RolloutStatus
+from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, POD_MONITOR
+from ..api.models import AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi
 from ..prom.client import PrometheusPool
 from ..reconcile.announce import sequence
-from ..reconcile.observe import annotation, is_paused, job_run, termination_message, workload
+from ..reconcile.observe import annotation, is_paused, workload
 from ..reconcile.plan import StableSpecInvalid, parse_stable_spec, plan
 from ..reconcile.status import Problem, converged_before
 from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
-from ..render.migration import pre_deploy_job
 from ..render.scaling import fixed_replicas
-from ..render.tls import wants_certificate
-from ..rollout.state import JobRun, Observation, iso
+from ..rollout.state import Observation
 from ..rollout.strategy import decide
-from ..routers import RouterError, router_for
+from ..routers import RouterError
 from . import telemetry
 from .children import ChildWriter
 from .credentials import Credentials
-from .gateway_status import GatewayStatus
+from .exposure import Exposure
 from .namespaces import TerminatingNamespaces
-from .problems import problem_of
+from .predeploy_jobs import PreDeployJobs
+from .problems import problem_of, unexpected
 from .queue import Key, RetryLater
 from .reporting import Reporter
 from .sampling import Sampler
@@ -92,7 +91,8 @@ class Reconciler:
         self.clock = utcnow
         self.terminating = terminating or TerminatingNamespaces()
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
-        self.gateway = GatewayStatus(api, self.reads)
+        self.exposure = Exposure(api, self.reads, utcnow)
+        self.jobs = PreDeployJobs(api, self.reads)
         self.sampler = Sampler(
             prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
         )
@@ -173,7 +173,7 @@ class Reconciler:
         decision = decide(spec.rollout, status.rollout, obs)
         if decision.needs_analysis:
             # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
-            analysis = self._held_by_gateway(owner, spec, decision.rollout) or self.sampler.analyze(
+            analysis = self.exposure.hold(owner, spec, decision.rollout) or self.sampler.analyze(
                 owner.namespace, owner.name, spec, decision.rollout
             )
             decision = decide(spec.rollout, status.rollout, replace(obs, analysis=analysis))
@@ -208,13 +208,13 @@ class Reconciler:
         writer = ChildWriter(self.api, self.reads, owner)
         problem: Problem | None = None
         try:
-            self._start_pre_deploy(writer, owner, spec, decision.rollout, obs.revision)
+            self.jobs.start(writer, owner, spec, decision.rollout, obs.revision)
             writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged_before(status, generation))
         except (ApiError, RouterError) as e:
             if isinstance(e, ApiError) and e.namespace_terminating:
                 raise  # nothing to report: the namespace and everything in it are going away
             problem = problem_of(e)
-        problem = problem or self._edge_problem(owner, spec)
+        problem = problem or self.exposure.problem(owner, spec)
         written = writer.written
         # a Deployment just written is judged by what the API server returned (new generation, not yet
         # observed): Ready never reports the pods of the spec before the change
@@ -240,22 +240,6 @@ class Reconciler:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
         return outcome
 
-    def _edge_problem(self, owner: Owner, spec: AsgiServiceSpec) -> Problem | None:
-        """What keeps the exposure from working although every child was written: no cert-manager for the
-        Certificate, or a route the gateway refused (with its own words)."""
-        if wants_certificate(spec) and not self.api.served(CERTIFICATE):
-            missing = "the API server does not serve certificates.cert-manager.io/v1"
-            message = f"expose.tls.issuerRef needs cert-manager: {missing} (install it, or use expose.tls.secretName)"
-            return Problem(EventReason.CERT_MANAGER_MISSING, message, stalled=True)
-        return self.gateway.problem(owner, spec)
-
-    def _held_by_gateway(self, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> AnalysisResult | None:
-        try:
-            router = router_for(spec)
-        except RouterError:
-            return None  # reported by plan() below
-        return self.gateway.hold(owner, spec, rollout, router, at=iso(self.clock()))
-
     def _observe(self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> Observation:
         stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
         canary_live = self.reads.get(DEPLOYMENT, owner.namespace, canary_name(owner))
@@ -269,44 +253,9 @@ class Reconciler:
             paused=is_paused(body),
             request=annotation(body, keys.ANNOTATION_REQUEST),
             name=owner.name,
-            pre_deploy=self._pre_deploy_job(owner, rollout),
+            pre_deploy=self.jobs.observe(owner, rollout),
         )
         return obs
-
-    def _pre_deploy_job(self, owner: Owner, rollout: RolloutStatus) -> JobRun | None:
-        """The Job of the pre-deploy attempt in status, while its outcome is not recorded yet."""
-        attempt = rollout.pre_deploy
-        if attempt is None or attempt.phase not in ("Pending", "Running"):
-            return None
-        run = job_run(self.reads.get(JOB, owner.namespace, attempt.job))
-        if run is None or not run.failed:
-            return run
-        # failed, seen for the first time: its pods' termination message holds the tail of its log (read fresh,
-        # once: the pods are no child the operator watches)
-        try:
-            pods = list(self.api.list(POD, owner.namespace, f"batch.kubernetes.io/job-name={attempt.job}"))
-            tail = termination_message(pods)
-        except ApiError as e:
-            tail = f"(its pods could not be read: {e.reason})"
-        return replace(run, log_tail=tail)
-
-    def _start_pre_deploy(
-        self, writer: ChildWriter, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, revision: str
-    ) -> None:
-        """Create the Job of a pre-deploy attempt once it is decided (and written to status): under its
-        deterministic name, only if it does not exist, so a restart never makes a second one."""
-        attempt, hook = rollout.pre_deploy, spec.rollout.pre_deploy
-        if attempt is None or hook is None or attempt.phase != "Pending" or attempt.revision != revision:
-            return
-        writer.create_once(JOB, pre_deploy_job(owner, spec, hook, attempt.job))
-
-
-def unexpected(error: Exception) -> str:
-    """An unexpected exception in one line for status and events: its type and message, never a traceback."""
-    text = str(error).strip().splitlines()
-    return f"the reconcile failed unexpectedly and is retried with backoff: {type(error).__name__}" + (
-        f": {text[0][:300]}" if text else ""
-    )
 
 
 def _position(rollout: RolloutStatus) -> dict[str, object]:
