@@ -31,11 +31,11 @@ from ..reconcile.status import Problem, converged_before
 from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
 from ..render.scaling import fixed_replicas
-from ..rollout.state import Observation
+from ..rollout.state import Decision, Observation
 from ..rollout.strategy import decide
 from ..routers import RouterError
 from . import telemetry
-from .children import ChildWriter
+from .children import ChildWriter, Written
 from .credentials import Credentials
 from .exposure import Exposure
 from .namespaces import TerminatingNamespaces
@@ -169,14 +169,7 @@ class Reconciler:
         generation = int(meta.get("generation", 0))
 
         # 1. read and decide
-        obs = self._observe(body, owner, spec, status.rollout)
-        decision = decide(spec.rollout, status.rollout, obs)
-        if decision.needs_analysis:
-            # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
-            analysis = self.exposure.hold(owner, spec, decision.rollout) or self.sampler.analyze(
-                owner.namespace, owner.name, spec, decision.rollout
-            )
-            decision = decide(spec.rollout, status.rollout, replace(obs, analysis=analysis))
+        obs, decision = self._decide(body, owner, spec, status.rollout)
         try:
             stable_spec = parse_stable_spec(decision.stable_template_spec)
             the_plan = plan(
@@ -215,23 +208,16 @@ class Reconciler:
                 raise  # nothing to report: the namespace and everything in it are going away
             problem = problem_of(e)
         problem = problem or self.exposure.problem(owner, spec)
+        held = self.exposure.held(owner, spec)
         written = writer.written
-        # a Deployment just written is judged by what the API server returned (new generation, not yet
-        # observed): Ready never reports the pods of the spec before the change
-        stable_now = written.applied.get(("Deployment", owner.name))
-        canary_now = written.applied.get(("Deployment", canary_name(owner)))
-        obs = replace(
-            obs,
-            stable=workload(stable_now) if stable_now else obs.stable,
-            canary=workload(canary_now) if canary_now else obs.canary,
-        )
+        obs = _as_written(obs, written, owner)
 
         # 4. announce (exactly once), 5. report
         reasons = [e.reason for e in decision.events]
         self.reporter.post_pending(body, decision.rollout)
         for event in written.changes.events(spec_changed=status.observed_generation != generation):
             self.reporter.event(body, event)
-        self.reporter.report(body, decision, obs, problem, approximate=the_plan.router.approximate)
+        self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
         if problem is not None and not problem.stalled:
             raise RetryableError(problem.message, problem.reason)
@@ -239,6 +225,19 @@ class Reconciler:
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
         return outcome
+
+    def _decide(
+        self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus
+    ) -> tuple[Observation, Decision]:
+        obs = self._observe(body, owner, spec, rollout)
+        decision = decide(spec.rollout, rollout, obs)
+        if decision.needs_analysis:
+            # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
+            analysis = self.exposure.hold_analysis(owner, spec, decision.rollout) or self.sampler.analyze(
+                owner.namespace, owner.name, spec, decision.rollout
+            )
+            decision = decide(spec.rollout, rollout, replace(obs, analysis=analysis))
+        return obs, decision
 
     def _observe(self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> Observation:
         stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
@@ -256,6 +255,18 @@ class Reconciler:
             pre_deploy=self.jobs.observe(owner, rollout),
         )
         return obs
+
+
+def _as_written(obs: Observation, written: Written, owner: Owner) -> Observation:
+    """A Deployment just written is judged by what the API server returned (new generation, not yet observed):
+    Ready never reports the pods of the spec before the change."""
+    stable_now = written.applied.get(("Deployment", owner.name))
+    canary_now = written.applied.get(("Deployment", canary_name(owner)))
+    return replace(
+        obs,
+        stable=workload(stable_now) if stable_now else obs.stable,
+        canary=workload(canary_now) if canary_now else obs.canary,
+    )
 
 
 def _position(rollout: RolloutStatus) -> dict[str, object]:

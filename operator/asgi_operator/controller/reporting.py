@@ -12,7 +12,7 @@ from ..api.kinds import ASGI_SERVICE
 from ..api.models import AsgiServiceStatus, RolloutStatus
 from ..kube.api import ApiError, Body, KubeApi
 from ..kube.events import EventSpec, post_event
-from ..reconcile.status import Problem, compute, with_problem
+from ..reconcile.status import Hold, Problem, compute, with_problem
 from ..render.meta import Owner, selector
 from ..rollout.state import Decision, Event, Observation, iso
 from . import telemetry
@@ -98,9 +98,10 @@ class Reporter:
         obs: Observation | None,
         problem: Problem | None,
         *,
+        held: Hold | None = None,
         approximate: bool = False,
     ) -> None:
-        """Write the full status; a problem new in the Ready condition is also told as an event."""
+        """Write the full status; a problem or a hold new in the Ready condition is also told as a Warning event."""
         meta = body["metadata"]
         previous = AsgiServiceStatus.model_validate(body.get("status") or {})
         owner = Owner(meta["name"], meta["namespace"], meta["uid"])
@@ -124,10 +125,13 @@ class Reporter:
             problem=problem,
             now=iso(self.clock()),
             approximate_split=approximate and decision is not None and decision.canary_weight > 0,
+            held=held,
         )
         before = ready_message(body.get("status") or {})
-        if self.write_status(body, status) and problem is not None and before != status.conditions[0].message:
-            self.event(body, Event(problem.reason, problem.message, "Warning"))
+        ready = status.conditions[0]
+        told = next((t for t in (problem, held) if t is not None and t.reason == ready.reason), None)
+        if self.write_status(body, status) and told is not None and before != ready.message:
+            self.event(body, Event(told.reason, told.message, "Warning"))
 
     def report_problem(self, body: Body, problem: Problem) -> None:
         """A pass that failed half-way: the conditions tell `problem`, everything else in status stays as it was;
