@@ -125,6 +125,8 @@ def test_a_failing_job_stops_the_rollout_with_its_reason_and_log_and_retry_runs_
     assert ready["status"] == "False" and "Can't locate revision" in ready["message"]
     warnings = [e for e in events_for(cluster, namespace, "hello") if e["reason"] == "PreDeployFailed"]
     assert warnings and warnings[0]["type"] == "Warning" and "Can't locate revision" in warnings[0]["message"]
+    assert warnings[0]["message"].endswith("`kubectl asgi retry` runs it again"), warnings[0]["message"]  # no
+    # "traffic is back on stable": the canary never had any
     failed_revision = rollout["failedRevision"]
     assert pods_of(cluster, namespace, failed_revision) == []  # not one pod of the failed revision
     assert obj["status"]["stableRevision"] == stable
