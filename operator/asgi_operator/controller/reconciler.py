@@ -24,7 +24,8 @@ from ..api.models import AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi
 from ..prom.client import PrometheusPool
-from ..reconcile.announce import sequence
+from ..reconcile.advice import overlapping_analyses
+from ..reconcile.announce import advice_name, sequence
 from ..reconcile.observe import annotation, is_paused, workload
 from ..reconcile.plan import StableSpecInvalid, parse_stable_spec, plan
 from ..reconcile.status import Problem, converged_before
@@ -215,8 +216,12 @@ class Reconciler:
         # 4. announce (exactly once), 5. report
         reasons = [e.reason for e in decision.events]
         self.reporter.post_pending(body, decision.rollout)
-        for event in written.changes.events(spec_changed=status.observed_generation != generation):
+        spec_changed = status.observed_generation != generation
+        for event in written.changes.events(spec_changed=spec_changed):
             self.reporter.event(body, event)
+        advice = overlapping_analyses(spec) if spec_changed else None
+        if advice is not None:  # once per generation, under its name: a retry or a restart posts nothing twice
+            self.reporter.event(body, advice, name=advice_name(owner.name, owner.uid, generation, "window"))
         self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
         if problem is not None and not problem.stalled:

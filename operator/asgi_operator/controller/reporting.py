@@ -68,11 +68,11 @@ class Reporter:
         live = AsgiServiceStatus.model_validate(body.get("status") or {})
         return self.write_status(body, live.model_copy(update={"rollout": rollout}))
 
-    def event(self, body: Body, event: Event) -> None:
-        """An informational event: a failure to post it is logged, never fails the pass (except in a namespace
-        being deleted, which ends the pass)."""
+    def event(self, body: Body, event: Event, name: str | None = None) -> None:
+        """An informational event (under `name`: once, a repeat is a 409 ignored): a failure to post it is logged,
+        never fails the pass (except in a namespace being deleted, which ends the pass)."""
         try:
-            post_event(self.api, body, EventSpec(event.reason, event.message, event.type))
+            post_event(self.api, body, EventSpec(event.reason, event.message, event.type, name=name))
             self._count("Event", "create")
         except ApiError as e:
             if e.namespace_terminating:
