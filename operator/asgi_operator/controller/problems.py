@@ -8,6 +8,9 @@ from ..kube.api import ApiError
 from ..reconcile.status import Problem
 from ..routers import RouterError
 
+# what an API server answers for a moment's trouble: a timeout, a conflicting write, throttling (and any 5xx)
+_TRANSIENT = frozenset({408, 409, 429})
+
 
 def problem_of(error: ApiError | RouterError) -> Problem:
     if isinstance(error, RouterError):
@@ -18,7 +21,8 @@ def problem_of(error: ApiError | RouterError) -> Problem:
         return Problem(R.ADMISSION_DENIED, f"the API server refused a child object: {error.message}", stalled=False)
     if error.status == 422:
         return Problem(R.INVALID_CHILD, f"the API server rejected a child object: {error.message}", stalled=True)
-    return Problem(R.API_ERROR, f"{error.status} {error.reason}: {error.message}", stalled=False)
+    message = f"{error.status} {error.reason}: {error.message}"
+    return Problem(R.API_ERROR, message, stalled=False, transient=error.status in _TRANSIENT or error.status >= 500)
 
 
 def unexpected(error: Exception) -> str:

@@ -94,6 +94,7 @@ class Reconciler:
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
         self.exposure = Exposure(api, self.reads, utcnow)
         self.jobs = PreDeployJobs(api, self.reads)
+        self._retried: set[Key] = set()  # objects whose last pass failed on a transient problem, not told yet
         self.sampler = Sampler(
             prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
         )
@@ -103,6 +104,7 @@ class Reconciler:
         try:
             result = self._reconcile(key)
             outcome = "changed" if result.writes else "unchanged"
+            self._retried.discard(key)
             return result
         except RetryableError as e:
             telemetry.RECONCILE_ERRORS.labels(e.reason).inc()
@@ -145,8 +147,20 @@ class Reconciler:
         outcome.writes += self.reporter.writes - writes_before
         return outcome
 
+    def _tells(self, body: Body, problem: Problem) -> bool:
+        """Is `problem` to be told in status and as an event? A transient one only once it outlived its retry (the
+        pass before failed too): a 500 that the retry a second later gets past flips no condition, posts no event."""
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if not problem.transient or key in self._retried:
+            return True
+        self._retried.add(key)
+        return False
+
     def _failed(self, body: Body, problem: Problem) -> RetryableError:
         """Tell `problem` in status and as an event if the API server lets us; the retry follows either way."""
+        if not self._tells(body, problem):
+            return RetryableError(problem.message, problem.reason)
         try:
             self.reporter.report_problem(body, problem)
         except (RetryLater, ApiError, ApiUnreachable) as e:  # the object changed meanwhile, or the API failed too
@@ -213,7 +227,7 @@ class Reconciler:
         written = writer.written
         obs = _as_written(obs, written, owner)
 
-        # 4. announce (exactly once), 5. report
+        # 4. announce (exactly once), 5. report (a transient problem only once it outlived its retry)
         reasons = [e.reason for e in decision.events]
         self.reporter.post_pending(body, decision.rollout)
         spec_changed = status.observed_generation != generation
@@ -222,8 +236,9 @@ class Reconciler:
         advice = overlapping_analyses(spec) if spec_changed else None
         if advice is not None:  # once per generation, under its name: a retry or a restart posts nothing twice
             self.reporter.event(body, advice, name=advice_name(owner.name, owner.uid, generation, "window"))
-        self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
+        if problem is None or self._tells(body, problem):
+            self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         if problem is not None and not problem.stalled:
             raise RetryableError(problem.message, problem.reason)
         outcome = Outcome(writes=written.writes)

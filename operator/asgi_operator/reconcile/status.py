@@ -39,6 +39,8 @@ class Problem:
     reason: str
     message: str
     stalled: bool  # True: it will not resolve without a person; False: retried with backoff
+    # the API server's passing trouble (a 5xx, a conflict, throttling): told only if it outlives its retry
+    transient: bool = False
 
 
 @dataclass(frozen=True)
