@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from integration.helpers import apply, condition, example, get, must_get, wait_ready, wait_until
+from integration.helpers import apply, condition, events_for, example, get, must_get, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster, crd_dir
 
@@ -66,5 +66,8 @@ def test_an_issuer_without_cert_manager_is_a_condition_and_with_it_a_certificate
         asvc = must_get(cluster, "asgiservice", "hello", namespace)
         assert cert["metadata"]["ownerReferences"][0]["uid"] == asvc["metadata"]["uid"]
         wait_ready(cluster, namespace, "hello")
+        # announced as what happened: created now that its CRD exists, not "put back" (nobody deleted it)
+        events = [e for e in events_for(cluster, namespace, "hello") if "Certificate/hello-tls" in e["message"]]
+        assert [e["reason"] for e in events] == ["Created"], events
     finally:
         op.stop()

@@ -25,9 +25,9 @@ from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi
 from ..prom.client import PrometheusPool
 from ..reconcile.advice import overlapping_analyses
-from ..reconcile.announce import advice_name, sequence
+from ..reconcile.announce import sequence
 from ..reconcile.observe import annotation, is_paused, workload
-from ..reconcile.plan import StableSpecInvalid, parse_stable_spec, plan
+from ..reconcile.plan import Plan, StableSpecInvalid, parse_stable_spec, plan
 from ..reconcile.status import Problem, converged_before
 from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
@@ -41,8 +41,9 @@ from .credentials import Credentials
 from .exposure import Exposure
 from .namespaces import TerminatingNamespaces
 from .predeploy_jobs import PreDeployJobs
-from .problems import problem_of, unexpected
+from .problems import ApiUnavailable, RetryableError, problem_of, unexpected
 from .queue import Key, RetryLater
+from .recall import Recall
 from .reporting import Reporter
 from .sampling import Sampler
 from .settings import Settings
@@ -61,23 +62,6 @@ class Outcome:
     writes: int = 0
 
 
-class RetryableError(RetryLater):
-    """The pass hit a transient problem (reported in status); the work queue retries with backoff. `reason` is
-    the Ready condition's reason, and the label it is counted under (asgi_operator_reconcile_errors_total)."""
-
-    def __init__(self, message: str, reason: str = EventReason.API_ERROR) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class ApiUnavailable(RetryableError):
-    """No answer from the API server at all: nothing could be reported. The controller waits until it answers
-    again (one probe for the whole process) rather than each AsgiService retrying on its own."""
-
-    def __init__(self, error: ApiUnreachable) -> None:
-        super().__init__(str(error), EventReason.API_UNREACHABLE)
-
-
 class Reconciler:
     def __init__(
         self,
@@ -94,7 +78,7 @@ class Reconciler:
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
         self.exposure = Exposure(api, self.reads, utcnow)
         self.jobs = PreDeployJobs(api, self.reads)
-        self._retried: set[Key] = set()  # objects whose last pass failed on a transient problem, not told yet
+        self.recall = Recall()
         self.sampler = Sampler(
             prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
         )
@@ -104,7 +88,7 @@ class Reconciler:
         try:
             result = self._reconcile(key)
             outcome = "changed" if result.writes else "unchanged"
-            self._retried.discard(key)
+            self.recall.succeeded(key)
             return result
         except RetryableError as e:
             telemetry.RECONCILE_ERRORS.labels(e.reason).inc()
@@ -125,6 +109,7 @@ class Reconciler:
             raise RetryableError(problem_of(e).message) from e
         if body is None or body["metadata"].get("deletionTimestamp"):
             telemetry.forget(namespace, name)
+            self.recall.forget(key)
             return Outcome()  # children go with it (owner references + garbage collection)
         writes_before = self.reporter.writes
         try:
@@ -147,19 +132,9 @@ class Reconciler:
         outcome.writes += self.reporter.writes - writes_before
         return outcome
 
-    def _tells(self, body: Body, problem: Problem) -> bool:
-        """Is `problem` to be told in status and as an event? A transient one only once it outlived its retry (the
-        pass before failed too): a 500 that the retry a second later gets past flips no condition, posts no event."""
-        meta = body["metadata"]
-        key = (meta["namespace"], meta["name"])
-        if not problem.transient or key in self._retried:
-            return True
-        self._retried.add(key)
-        return False
-
     def _failed(self, body: Body, problem: Problem) -> RetryableError:
         """Tell `problem` in status and as an event if the API server lets us; the retry follows either way."""
-        if not self._tells(body, problem):
+        if not self.recall.tells(_key(body), problem):
             return RetryableError(problem.message, problem.reason)
         try:
             self.reporter.report_problem(body, problem)
@@ -182,6 +157,7 @@ class Reconciler:
         meta, spec, status = body["metadata"], obj.spec, obj.status
         owner = Owner(meta["name"], meta["namespace"], meta["uid"])
         generation = int(meta.get("generation", 0))
+        served = frozenset(k.kind for k in (POD_MONITOR, CERTIFICATE) if self.api.served(k))
 
         # 1. read and decide
         obs, decision = self._decide(body, owner, spec, status.rollout)
@@ -193,8 +169,8 @@ class Reconciler:
                 obs.revision,
                 decision,
                 stable_spec,
-                pod_monitor_crd=self.api.served(POD_MONITOR),
-                cert_manager_crd=self.api.served(CERTIFICATE),
+                pod_monitor_crd=POD_MONITOR.kind in served,
+                cert_manager_crd=CERTIFICATE.kind in served,
             )
         except StableSpecInvalid as e:
             message = f"the stable revision's spec kept in status no longer parses ({e}); its Deployment is left alone"
@@ -214,15 +190,8 @@ class Reconciler:
 
         # 3. act: children and traffic
         writer = ChildWriter(self.api, self.reads, owner)
-        problem: Problem | None = None
-        try:
-            self.jobs.start(writer, owner, spec, decision.rollout, obs.revision)
-            writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged_before(status, generation))
-        except (ApiError, RouterError) as e:
-            if isinstance(e, ApiError) and e.namespace_terminating:
-                raise  # nothing to report: the namespace and everything in it are going away
-            problem = problem_of(e)
-        problem = problem or self.exposure.problem(owner, spec)
+        converged = converged_before(status, generation)
+        problem = self._write(writer, spec, the_plan, decision, obs.revision, converged=converged, served=served)
         held = self.exposure.held(owner, spec)
         written = writer.written
         obs = _as_written(obs, written, owner)
@@ -233,11 +202,10 @@ class Reconciler:
         spec_changed = status.observed_generation != generation
         for event in written.changes.events(spec_changed=spec_changed):
             self.reporter.event(body, event)
-        advice = overlapping_analyses(spec) if spec_changed else None
-        if advice is not None:  # once per generation, under its name: a retry or a restart posts nothing twice
-            self.reporter.event(body, advice, name=advice_name(owner.name, owner.uid, generation, "window"))
+        if spec_changed and (advice := overlapping_analyses(spec)) is not None:
+            self.reporter.advise(body, advice, "window")
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
-        if problem is None or self._tells(body, problem):
+        if problem is None or self.recall.tells(_key(body), problem):
             self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         if problem is not None and not problem.stalled:
             raise RetryableError(problem.message, problem.reason)
@@ -245,6 +213,31 @@ class Reconciler:
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
         return outcome
+
+    def _write(
+        self,
+        writer: ChildWriter,
+        spec: AsgiServiceSpec,
+        the_plan: Plan,
+        decision: Decision,
+        revision: str,
+        *,
+        converged: bool,
+        served: frozenset[str],
+    ) -> Problem | None:
+        """Write the children (and a pre-deploy Job); what keeps them from working, if anything."""
+        owner = writer.owner
+        key = (owner.namespace, owner.name)
+        try:
+            self.jobs.start(writer, owner, spec, decision.rollout, revision)
+            new_kinds = self.recall.newly_served(key, served)
+            writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged, newly_served=new_kinds)
+        except (ApiError, RouterError) as e:
+            if isinstance(e, ApiError) and e.namespace_terminating:
+                raise  # nothing to report: the namespace and everything in it are going away
+            return problem_of(e)
+        self.recall.wrote_every_child(key, served)
+        return self.exposure.problem(owner, spec)
 
     def _decide(
         self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus
@@ -275,6 +268,10 @@ class Reconciler:
             pre_deploy=self.jobs.observe(owner, rollout),
         )
         return obs
+
+
+def _key(body: Body) -> Key:
+    return body["metadata"]["namespace"], body["metadata"]["name"]
 
 
 def _as_written(obs: Observation, written: Written, owner: Owner) -> Observation:

@@ -12,6 +12,7 @@ from ..api.kinds import ASGI_SERVICE
 from ..api.models import AsgiServiceStatus, RolloutStatus
 from ..kube.api import ApiError, Body, KubeApi
 from ..kube.events import EventSpec, post_event
+from ..reconcile.announce import advice_name
 from ..reconcile.status import Hold, Problem, compute, with_problem
 from ..render.meta import Owner, selector
 from ..rollout.state import Decision, Event, Observation, iso
@@ -79,6 +80,12 @@ class Reporter:
                 raise
             meta = body["metadata"]
             log.warning("could not post event %s on %s/%s: %s", event.reason, meta["namespace"], meta["name"], e)
+
+    def advise(self, body: Body, event: Event, topic: str) -> None:
+        """Advice on the spec of the object's generation (reconcile.advice), posted under a name of its own for that
+        generation and topic: a retry or a restart posts nothing twice."""
+        meta = body["metadata"]
+        self.event(body, event, name=advice_name(meta["name"], meta["uid"], int(meta.get("generation", 0)), topic))
 
     def post_pending(self, body: Body, rollout: RolloutStatus) -> None:
         """Post the rollout's pending events under their names (a repeat after a restart is a 409, ignored), then
