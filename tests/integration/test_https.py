@@ -50,7 +50,7 @@ def test_an_issuer_without_cert_manager_is_a_condition_and_with_it_a_certificate
             "-f",
             str(crd_dir() / "cert-manager" / "cert-manager.io_certificates.yaml"),
         )
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{CERTIFICATE_CRD}", "--timeout=60s")
+        cluster.wait_established(CERTIFICATE_CRD)
 
     # a new operator process finds the CRD (a running one learns of it from the CRD watch, and acts at the
     # AsgiService's next change or resync)

@@ -47,7 +47,7 @@ def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
         str(crd_dir() / "prometheus-operator" / "monitoring.coreos.com_podmonitors.yaml"),
     )
     try:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{POD_MONITOR_CRD}", "--timeout=60s")
+        cluster.wait_established(POD_MONITOR_CRD)
         op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
         try:
             monitor = wait_until("the PodMonitor", lambda: get(cluster, "podmonitor", "hello", namespace), 60)

@@ -113,7 +113,9 @@ def test_a_failing_job_stops_the_rollout_with_its_reason_and_log_and_retry_runs_
     def failed() -> dict[str, Any] | None:
         obj = get(cluster, "asgiservice", "hello", namespace)
         rollout = (obj or {}).get("status", {}).get("rollout", {})
-        return obj if rollout.get("reason") == "PreDeployFailed" else None
+        # the conditions too, not only the position (written first, on its own)
+        told = condition(obj, "Ready").get("reason") == "PreDeployFailed"
+        return obj if rollout.get("reason") == "PreDeployFailed" and told else None
 
     obj = wait_until("the rollout failed by its pre-deploy Job", failed, 90)
     rollout = obj["status"]["rollout"]
