@@ -108,6 +108,9 @@ class EventReason(StrEnum):
     ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
     GATEWAY_FEATURE_MISSING = "GatewayFeatureMissing"
 
+    # rollout.interval under 4 scrapes without a slo.window: analyses re-read old samples (reconcile/advice.py)
+    ANALYSIS_WINDOW_OVERLAPS = "AnalysisWindowOverlaps"
+
     # the reconciler's events about the children it wrote (reconcile/changes.py)
     CREATED = "Created"
     DRIFT_REPAIRED = "DriftRepaired"

@@ -35,9 +35,19 @@ class ChildWriter:
         self.api, self.reads, self.owner, self.namespace = api, reads, owner, owner.namespace
         self.written = Written()
 
-    def sync(self, the_plan: Plan, spec: AsgiServiceSpec, weight: int, *, converged_before: bool) -> Written:
+    def sync(
+        self,
+        the_plan: Plan,
+        spec: AsgiServiceSpec,
+        weight: int,
+        *,
+        converged_before: bool,
+        newly_served: frozenset[str] = frozenset(),
+    ) -> Written:
+        """`newly_served`: kinds the last converged pass could not want (reconcile.changes.newly_served)."""
         for manifest in the_plan.children.apply:
-            self._apply_if_needed(kind_of(manifest), manifest, spec, converged_before)
+            kind = kind_of(manifest)
+            self._apply_if_needed(kind, manifest, spec, converged_before and kind.kind not in newly_served)
         for api_version, kind_name, name in the_plan.children.delete:
             self._delete_if_ours(_KINDS[(api_version, kind_name)], name)
         existing = the_plan.router.existing(spec)

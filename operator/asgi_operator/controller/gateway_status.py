@@ -22,7 +22,7 @@ from ..api.vocabulary import EventReason as R
 from ..api.vocabulary import Verdict
 from ..kube.api import ApiError, KubeApi
 from ..reconcile.gateway import RouteVerdict, features_needed, missing_features, route_verdict
-from ..reconcile.status import Problem
+from ..reconcile.status import Hold
 from ..render.meta import Owner
 from ..render.tls import redirect_name
 from ..routers import TrafficRouter
@@ -46,13 +46,14 @@ class GatewayStatus:
             out.append(route_verdict(live, owner.namespace))
         return out
 
-    def problem(self, owner: Owner, spec: AsgiServiceSpec) -> Problem | None:
-        """A route the gateway refused: Ready False and Stalled True with the gateway's own words (a person has to
-        fix the Gateway, its listeners or the route's references; the route's next status wakes us)."""
+    def refused(self, owner: Owner, spec: AsgiServiceSpec) -> Hold | None:
+        """A route the gateway refused: a hold with the gateway's own words (Ready False, Reconciling True, never
+        Stalled: the Gateway's owner may admit the route any moment, and the route's next status wakes us)."""
         refused = [v for v in self.verdicts(owner, spec) if v.accepted is False]
         if not refused:
             return None
-        return Problem(R.ROUTE_NOT_ACCEPTED, "; ".join(v.describe() for v in refused), stalled=True)
+        said = "; ".join(v.describe() for v in refused)
+        return Hold(R.ROUTE_NOT_ACCEPTED, f"held until the gateway accepts the route: {said}")
 
     def hold(
         self, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, router: TrafficRouter, *, at: str
