@@ -2,12 +2,10 @@
 next position, the canary's size and weight, the events to post, and when to look again.
 
 The whole position lives in `.status.rollout` (see `RolloutStatus`), so an operator restart at any moment
-resumes exactly: running `advance` again on the same inputs gives the same answer, and an answer is acted
-on only after it has been written to status.
-
-Phases: Idle (stable serves everything), Progressing (a canary at some step), Promoting (the stable
-Deployment takes the canary's pod template), RolledBack (analysis failed or a person aborted), Failed
-(a deadline passed). RolledBack and Failed hold until the spec changes or a person asks for a retry.
+resumes exactly: `advance` on the same inputs gives the same answer, acted on only once written to status.
+Phases: Idle (stable serves everything), Progressing (a canary at some step), Promoting (the stable Deployment
+takes the canary's pod template), RolledBack (analysis failed or a person aborted), Failed (a deadline passed);
+RolledBack and Failed hold until the spec changes or a person asks for a retry.
 """
 
 from __future__ import annotations
