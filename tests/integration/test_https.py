@@ -52,8 +52,8 @@ def test_an_issuer_without_cert_manager_is_a_condition_and_with_it_a_certificate
         )
         cluster.wait_established(CERTIFICATE_CRD)
 
-    # a new operator process finds the CRD (a running one learns of it from the CRD watch, and acts at the
-    # AsgiService's next change or resync)
+    # a new operator process finds the CRD (a running one learns of it from the CRD watch and wakes every
+    # AsgiService once the kind is served: test_crd_appears)
     op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
     try:
         cert = wait_until("the Certificate", lambda: get(cluster, "certificate", "hello-tls", namespace), 60)

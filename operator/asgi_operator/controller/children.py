@@ -4,6 +4,7 @@ own object is sent only when something must change. Every write is counted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..api import keys
@@ -30,9 +31,14 @@ class Written:
     writes: int = 0
 
 
+# may this manifest be written over the live object (None: missing)? False: it is withheld, the live one kept
+Gate = Callable[[Body, Body | None], bool]
+
+
 class ChildWriter:
-    def __init__(self, api: KubeApi, reads: Reads, owner: Owner) -> None:
+    def __init__(self, api: KubeApi, reads: Reads, owner: Owner, gate: Gate | None = None) -> None:
         self.api, self.reads, self.owner, self.namespace = api, reads, owner, owner.namespace
+        self.gate = gate  # asked only before a write (never at idle): controller.gateway_status.FeatureGate
         self.written = Written()
 
     def sync(
@@ -74,6 +80,8 @@ class ChildWriter:
         # kind the store could not list has the whole text)
         if live is not None and holds(folded(kind.kind, manifest), folded(kind.kind, live)):
             return
+        if self.gate is not None and not self.gate(manifest, live):
+            return  # the live object (if any) keeps serving: told by the gate's owner
         handover = replicas_handover(spec, manifest, live)
         if handover is not None and live is not None:
             self._apply(kind, handover, keys.REPLICAS_FIELD_MANAGER)  # before the main manager lets go

@@ -39,6 +39,7 @@ from . import telemetry
 from .children import ChildWriter, Written
 from .credentials import Credentials
 from .exposure import Exposure
+from .gateway_status import FeatureGate
 from .namespaces import TerminatingNamespaces
 from .predeploy_jobs import PreDeployJobs
 from .problems import ApiUnavailable, RetryableError, problem_of, unexpected
@@ -50,6 +51,9 @@ from .settings import Settings
 from .store import Reads, Store
 
 log = logging.getLogger(__name__)
+# a generated route withheld because the Gateway's class lacks a feature (controller.gateway_status.FeatureGate)
+# is looked at again this often: a GatewayClass's status (a gateway upgrade) wakes nothing, it is not watched
+RECHECK_WITHHELD = 300.0
 
 
 def utcnow() -> datetime:
@@ -160,7 +164,8 @@ class Reconciler:
         served = frozenset(k.kind for k in (POD_MONITOR, CERTIFICATE) if self.api.served(k))
 
         # 1. read and decide
-        obs, decision = self._decide(body, owner, spec, status.rollout)
+        gate = self.exposure.gate(owner, spec)  # what the Gateway's class supports: read once, only if needed
+        obs, decision = self._decide(body, owner, spec, status.rollout, gate)
         try:
             stable_spec = parse_stable_spec(decision.stable_template_spec)
             the_plan = plan(
@@ -189,9 +194,11 @@ class Reconciler:
             self.reporter.write_position(body, decision.rollout)
 
         # 3. act: children and traffic
-        writer = ChildWriter(self.api, self.reads, owner)
+        writer = ChildWriter(self.api, self.reads, owner, gate=gate.admits)
         converged = converged_before(status, generation)
-        problem = self._write(writer, spec, the_plan, decision, obs.revision, converged=converged, served=served)
+        problem = self._write(
+            writer, spec, the_plan, decision, obs.revision, gate=gate, converged=converged, served=served
+        )
         held = self.exposure.held(owner, spec)
         written = writer.written
         obs = _as_written(obs, written, owner)
@@ -212,6 +219,8 @@ class Reconciler:
         outcome = Outcome(writes=written.writes)
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
+        if gate.withheld:
+            outcome.requeue_after = min(outcome.requeue_after or RECHECK_WITHHELD, RECHECK_WITHHELD)
         return outcome
 
     def _write(
@@ -222,6 +231,7 @@ class Reconciler:
         decision: Decision,
         revision: str,
         *,
+        gate: FeatureGate,
         converged: bool,
         served: frozenset[str],
     ) -> Problem | None:
@@ -237,16 +247,19 @@ class Reconciler:
                 raise  # nothing to report: the namespace and everything in it are going away
             return problem_of(e)
         self.recall.wrote_every_child(key, served)
-        return self.exposure.problem(owner, spec)
+        # a route withheld (its Gateway's class lacks a feature it uses): Stalled until the spec or the gateway
+        # changes; the other children were written
+        return gate.problem() or self.exposure.problem(owner, spec)
 
     def _decide(
-        self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus
+        self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, gate: FeatureGate
     ) -> tuple[Observation, Decision]:
         obs = self._observe(body, owner, spec, rollout)
         decision = decide(spec.rollout, rollout, obs)
         if decision.needs_analysis:
-            # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
-            analysis = self.exposure.hold_analysis(owner, spec, decision.rollout) or self.sampler.analyze(
+            # a route the gateway refused carries no canary traffic, nor one that cannot be written (a feature its
+            # class lacks): hold with that reason, never count
+            analysis = self.exposure.hold_analysis(owner, spec, decision.rollout, gate) or self.sampler.analyze(
                 owner.namespace, owner.name, spec, decision.rollout
             )
             decision = decide(spec.rollout, rollout, replace(obs, analysis=analysis))

@@ -63,6 +63,8 @@ PROBLEM_REASONS = frozenset(
         R.INVALID_CHILD,
         R.API_ERROR,
         R.RECONCILE_ERROR,
+        # a generated route withheld (its Gateway's class lacks a feature): not every child was written
+        R.GATEWAY_FEATURE_MISSING,
     }
 )
 
