@@ -1,6 +1,7 @@
 """An AsgiService in every phase, with the status the operator itself would write: the real rollout machine
-(`advance`) and the real status code (`reconcile.status.compute`) are driven through a release, a pause, a
-promotion, a rollback, a failure and two kinds of problem, and each step is recorded as a whole object.
+(`advance`) and the real status code (`reconcile.status.compute`) are driven through a release, a route the gateway
+does not accept, a pause, a promotion, a rollback, a failure and two kinds of problem, and each step is recorded as a
+whole object.
 
 Nothing here types a status by hand, so the tests that read these objects (kstatus, the Argo CD Lua) break as
 soon as the status contract changes."""
@@ -14,7 +15,7 @@ from typing import Any
 from asgi_operator.api import keys
 from asgi_operator.api.models import AnalysisResult, AsgiServiceStatus, RolloutSpec, RolloutStatus
 from asgi_operator.api.vocabulary import EventReason, Verdict
-from asgi_operator.reconcile.status import Problem, compute
+from asgi_operator.reconcile.status import Hold, Problem, compute
 from asgi_operator.rollout.machine import Decision, Observation, Workload, advance
 from asgi_operator.rollout.state import iso
 
@@ -24,6 +25,12 @@ RULES = RolloutSpec.model_validate(
     {"steps": [10, 50, 100], "interval": "30s", "failureThreshold": 2, "progressDeadline": "5m"}
 )
 RULES_DEADLINE_SECONDS = 5 * 60
+# what controller.gateway_status says of a route the gateway refused
+ROUTE_NOT_ACCEPTED = Hold(
+    EventReason.ROUTE_NOT_ACCEPTED,
+    "held until the gateway accepts the route: the gateway did not accept HTTPRoute shop (Accepted False, "
+    "NotAllowedByListeners: no listener of Gateway public allows routes from this namespace)",
+)
 SPECS: dict[str, dict[str, Any]] = {v: {"image": f"shop:{v}", "app": "main:app"} for v in ("v1", "v2", "v3", "v4")}
 
 
@@ -96,7 +103,13 @@ class Recorder:
     recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
     moments: dict[str, Moment] = field(default_factory=dict)
 
-    def step(self, revision: str, analysis: AnalysisResult | None = None, problem: Problem | None = None) -> Decision:
+    def step(
+        self,
+        revision: str,
+        analysis: AnalysisResult | None = None,
+        problem: Problem | None = None,
+        held: Hold | None = None,
+    ) -> Decision:
         self.revision = revision
         obs = Observation(
             now=self.now,
@@ -111,10 +124,12 @@ class Recorder:
             name=NAME,
         )
         decision = advance(RULES, self.status.rollout, obs)
-        self.status = self.compute(decision.rollout, revision, problem)
+        self.status = self.compute(decision.rollout, revision, problem, held)
         return decision
 
-    def compute(self, rollout: RolloutStatus, revision: str, problem: Problem | None) -> AsgiServiceStatus:
+    def compute(
+        self, rollout: RolloutStatus, revision: str, problem: Problem | None, held: Hold | None = None
+    ) -> AsgiServiceStatus:
         return compute(
             previous=self.status,
             generation=self.generation,
@@ -127,6 +142,7 @@ class Recorder:
             image=str((rollout.stable_spec or SPECS[revision])["image"]),
             problem=problem,
             now=iso(self.now),
+            held=held,
         )
 
     def later(self, seconds: float) -> None:
@@ -177,6 +193,9 @@ def play() -> Recorder:
     r.step("v1")
     r.record("ready")
     r.record("spec-not-observed-yet", generation=r.generation + 1)
+    # the gateway does not accept the route (yet): held, not an error
+    r.step("v1", held=ROUTE_NOT_ACCEPTED)
+    r.record("route-not-accepted")
 
     # a new revision: a canary
     r.generation = 2
@@ -185,6 +204,8 @@ def play() -> Recorder:
     r.canary = _workload("v2", d.canary_replicas)
     r.step("v2")
     r.record("canary")
+    r.step("v2", held=ROUTE_NOT_ACCEPTED)
+    r.record("canary-route-not-accepted")
 
     r.paused = True
     r.later(10)

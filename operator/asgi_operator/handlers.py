@@ -85,7 +85,10 @@ def queue_depth(**_: Any) -> int:
 async def crd_changed(*, type: str | None, spec: Mapping[str, Any], **_: Any) -> None:
     """A CRD added, changed or removed: which kinds the cluster serves is asked again (never polled). The
     initial listing (type None) wakes nothing: the start reconciles everything anyway."""
-    controller().crd_changed(str(spec.get("group", "")), appeared=type in ("ADDED", "MODIFIED"))
+    versions = [str(v.get("name")) for v in spec.get("versions", []) if v.get("served")]
+    plural = str(spec.get("names", {}).get("plural", ""))
+    group = str(spec.get("group", ""))
+    controller().crd_changed(group, appeared=type in ("ADDED", "MODIFIED"), plural=plural, versions=versions)
 
 
 @kopf.on.event("", "v1", "namespaces", id="namespaces")

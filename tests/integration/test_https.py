@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from integration.helpers import apply, condition, example, get, must_get, wait_ready, wait_until
+from integration.helpers import apply, condition, events_for, example, get, must_get, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster, crd_dir
 
@@ -50,10 +50,10 @@ def test_an_issuer_without_cert_manager_is_a_condition_and_with_it_a_certificate
             "-f",
             str(crd_dir() / "cert-manager" / "cert-manager.io_certificates.yaml"),
         )
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{CERTIFICATE_CRD}", "--timeout=60s")
+        cluster.wait_established(CERTIFICATE_CRD)
 
-    # a new operator process finds the CRD (a running one learns of it from the CRD watch, and acts at the
-    # AsgiService's next change or resync)
+    # a new operator process finds the CRD (a running one learns of it from the CRD watch and wakes every
+    # AsgiService once the kind is served: test_crd_appears)
     op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
     try:
         cert = wait_until("the Certificate", lambda: get(cluster, "certificate", "hello-tls", namespace), 60)
@@ -66,5 +66,8 @@ def test_an_issuer_without_cert_manager_is_a_condition_and_with_it_a_certificate
         asvc = must_get(cluster, "asgiservice", "hello", namespace)
         assert cert["metadata"]["ownerReferences"][0]["uid"] == asvc["metadata"]["uid"]
         wait_ready(cluster, namespace, "hello")
+        # announced as what happened: created now that its CRD exists, not "put back" (nobody deleted it)
+        events = [e for e in events_for(cluster, namespace, "hello") if "Certificate/hello-tls" in e["message"]]
+        assert [e["reason"] for e in events] == ["Created"], events
     finally:
         op.stop()

@@ -7,11 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from integration.helpers import apply, example, get, must_get, wait_ready, wait_until
+from integration.helpers import apply, events_for, example, get, must_get, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster, crd_dir
 
 POD_MONITOR_CRD = "podmonitors.monitoring.coreos.com"
+
+
+def _announced(cluster: Cluster, namespace: str, ref: str) -> list[str]:
+    """The reasons of the events that name the child `ref` (Created, Updated, DriftRepaired)."""
+    return [e["reason"] for e in events_for(cluster, namespace, "hello") if ref in e["message"].split(" (")[0]]
 
 
 def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
@@ -42,7 +47,7 @@ def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
         str(crd_dir() / "prometheus-operator" / "monitoring.coreos.com_podmonitors.yaml"),
     )
     try:
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{POD_MONITOR_CRD}", "--timeout=60s")
+        cluster.wait_established(POD_MONITOR_CRD)
         op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
         try:
             monitor = wait_until("the PodMonitor", lambda: get(cluster, "podmonitor", "hello", namespace), 60)
@@ -53,6 +58,9 @@ def test_pod_annotations_without_the_crd_and_a_pod_monitor_with_it(
             assert spec["podTargetLabels"] == ["asgi.dev/name", "asgi.dev/track", "asgi.dev/revision"]
             asvc = must_get(cluster, "asgiservice", "hello", namespace)
             assert monitor["metadata"]["ownerReferences"][0]["uid"] == asvc["metadata"]["uid"]
+            # announced as what happened: created now that its CRD exists, not "put back" (nobody deleted it)
+            wait_until("the PodMonitor announced", lambda: _announced(cluster, namespace, "PodMonitor/hello"), 30)
+            assert _announced(cluster, namespace, "PodMonitor/hello") == ["Created"]
             # the pod template did not change: a PodMonitor appearing is not a new revision (no canary)
             assert asvc["status"]["stableRevision"] == asvc["status"]["revision"]
             # a duration the AsgiService takes but prometheus-operator's pattern does not is rendered canonical

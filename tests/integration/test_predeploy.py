@@ -113,7 +113,9 @@ def test_a_failing_job_stops_the_rollout_with_its_reason_and_log_and_retry_runs_
     def failed() -> dict[str, Any] | None:
         obj = get(cluster, "asgiservice", "hello", namespace)
         rollout = (obj or {}).get("status", {}).get("rollout", {})
-        return obj if rollout.get("reason") == "PreDeployFailed" else None
+        # the conditions too, not only the position (written first, on its own)
+        told = condition(obj, "Ready").get("reason") == "PreDeployFailed"
+        return obj if rollout.get("reason") == "PreDeployFailed" and told else None
 
     obj = wait_until("the rollout failed by its pre-deploy Job", failed, 90)
     rollout = obj["status"]["rollout"]
@@ -125,6 +127,8 @@ def test_a_failing_job_stops_the_rollout_with_its_reason_and_log_and_retry_runs_
     assert ready["status"] == "False" and "Can't locate revision" in ready["message"]
     warnings = [e for e in events_for(cluster, namespace, "hello") if e["reason"] == "PreDeployFailed"]
     assert warnings and warnings[0]["type"] == "Warning" and "Can't locate revision" in warnings[0]["message"]
+    assert warnings[0]["message"].endswith("`kubectl asgi retry` runs it again"), warnings[0]["message"]  # no
+    # "traffic is back on stable": the canary never had any
     failed_revision = rollout["failedRevision"]
     assert pods_of(cluster, namespace, failed_revision) == []  # not one pod of the failed revision
     assert obj["status"]["stableRevision"] == stable

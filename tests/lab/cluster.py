@@ -170,7 +170,22 @@ class Cluster:
         for path in sorted((crd_dir() / "cert-manager").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "asgiservice.yaml"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        self.wait_established()
+
+    def wait_established(self, name: str | None = None, timeout: float = 60) -> None:
+        """Until the CRD `name` (every CRD: None) is Established. (`kubectl wait --for=condition=Established` fails
+        at once on a CRD the API server has not written any condition for yet, as happens on a busy machine.)"""
+
+        def established() -> bool:
+            out = self.kubectl("get", "crd", *([name] if name else []), "-o", "json").stdout
+            found = json.loads(out)
+            crds = [found] if name else found["items"]
+            return all(
+                any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+                for conditions in ((crd.get("status") or {}).get("conditions") or [] for crd in crds)
+            )
+
+        wait_for(f"crd/{name or '*'} Established", established, timeout)
 
     def audit_events(self) -> Iterator[dict[str, object]] | None:
         """Every write request the API server received, if this cluster keeps an audit log we can read."""

@@ -11,6 +11,9 @@ Faults are drawn with a seeded RNG at `rate` per request (`watch_rate` per watch
 most `budget` in all, each of the types a request can get (a 409 only for a write, a cut only for a watch) chosen
 so that every type is injected about equally often. `counts` says how many of each were injected. Everything
 binds to 127.0.0.1; `stop()` ends every connection.
+
+A test can also script a fault for exactly the requests it means (`fail_next`: the next N requests of a method
+whose path holds a given text), with or without the random ones (`rate=0`).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class FaultProxy:
         self.watch_rate = watch_rate
         self.rate, self.budget, self.slow, self.cut_after, self.retry_after = rate, budget, slow, cut_after, retry_after
         self.enabled = True
+        self.scripted: list[tuple[str, str, str]] = []  # (method, text in the path, fault), first match first
         self.counts: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()  # forwarded or answered, by kind: read, write, watch
         self._lock = threading.Lock()
@@ -111,12 +115,24 @@ class FaultProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
+    def fail_next(self, method: str, path_holds: str, fault: str, times: int = 1) -> None:
+        """The next `times` requests of `method` whose path holds `path_holds` get `fault` (one of 409, 429, 500,
+        503), whatever the rate and budget."""
+        assert fault in _STATUS, fault
+        with self._lock:
+            self.scripted += [(method, path_holds, fault)] * times
+
     # ------------------------------------------------------------------ decisions
-    def draw(self, method: str, watch: bool) -> str | None:
+    def draw(self, method: str, watch: bool, path: str = "") -> str | None:
         """The fault this request gets, if any (counted here, except a cut: counted when it happens)."""
         kind = "watch" if watch else "write" if method in WRITES else "read"
         with self._lock:
             self.requests[kind] += 1
+            for i, (verb, holds, fault) in enumerate(self.scripted):
+                if verb == method and holds in path and not watch:
+                    del self.scripted[i]
+                    self.counts[fault] += 1
+                    return fault
             rate = self.watch_rate if watch else self.rate
             if not self.enabled or self.injected >= self.budget or self.rng.random() >= rate:
                 return None
@@ -164,7 +180,7 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else None
             query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
             watch = query.get("watch", [""])[0] in ("true", "1")
-            fault = proxy.draw(self.command, watch)
+            fault = proxy.draw(self.command, watch, urllib.parse.urlparse(self.path).path)
             if fault in _STATUS:
                 self._answer(fault)
                 return

@@ -13,7 +13,8 @@ import pytest
 from asgi_operator.api.crd import build_crd
 from asgi_operator.api.models import AsgiServiceStatus, RolloutStatus
 from asgi_operator.api.vocabulary import EventReason, RolloutPhase, ServicePhase
-from asgi_operator.reconcile.status import Problem, compute
+from asgi_operator.cli.outcome import Exit, exit_code_now, judge
+from asgi_operator.reconcile.status import Hold, Problem, compute
 from asgi_operator.rollout.state import Workload
 from recorded_phases import RULES, record_every_phase
 
@@ -50,6 +51,9 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "spec-not-observed-yet": ("InProgress", "True", "False", "False"),
     "canary-starting": ("InProgress", "False", "True", "False"),
     "canary": ("InProgress", "False", "True", "False"),
+    # the gateway has not accepted the route: held, Reconciling with the gateway's reason, never Stalled
+    "route-not-accepted": ("InProgress", "False", "True", "False"),
+    "canary-route-not-accepted": ("InProgress", "False", "True", "False"),
     "paused": ("Current", "False", "False", "False"),
     "promoting": ("InProgress", "False", "True", "False"),
     "promoted": ("Current", "True", "False", "False"),
@@ -95,6 +99,47 @@ def test_a_paused_rollout_is_not_reconciling_forever() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "phase"),
+    [("route-not-accepted", ServicePhase.DEPLOYING), ("canary-route-not-accepted", ServicePhase.CANARY)],
+)
+def test_a_route_the_gateway_has_not_accepted_is_a_hold_not_an_error(name: str, phase: ServicePhase) -> None:
+    """The canary only waits, with the gateway's reason: the phase of a rollout going on (never Error), Reconciling
+    with the gateway's words (never Stalled), and `kubectl asgi status` says it is still going (exit 0; with
+    --timeout it waits) instead of "the operator cannot run the spec" (exit 3)."""
+    obj = RECORDED[name]
+    assert obj["status"]["phase"] == phase
+    assert conditions(obj) == {
+        "Ready": ("False", EventReason.ROUTE_NOT_ACCEPTED),
+        "Reconciling": ("True", EventReason.ROUTE_NOT_ACCEPTED),
+        "Stalled": ("False", EventReason.NOT_STALLED),
+    }
+    by_type = {c["type"]: c for c in obj["status"]["conditions"]}
+    assert by_type["Reconciling"]["message"] == by_type["Ready"]["message"]
+    assert by_type["Ready"]["message"].startswith("held until the gateway accepts the route: ")
+    assert "NotAllowedByListeners: no listener of Gateway public" in by_type["Ready"]["message"]
+    judged = judge(obj)
+    assert not judged.done and exit_code_now(obj) == Exit.OK, judged
+    # the rollout itself goes on where it was: a hold neither ends nor moves it
+    assert obj["status"]["rollout"]["phase"] == (RolloutPhase.PROGRESSING if phase == "Canary" else RolloutPhase.IDLE)
+
+
+def test_a_hold_gives_way_to_what_a_person_must_act_on() -> None:
+    """A problem to fix, a rollback or failure, and a person's pause say so; the hold is told once they are gone."""
+    held = Hold(EventReason.ROUTE_NOT_ACCEPTED, "held until the gateway accepts the route: refused")
+    failed = RolloutStatus(phase=RolloutPhase.FAILED, stable_revision="a", canary_revision="b", failed_revision="b")
+    assert _compute(rollout=failed, held=held).phase == ServicePhase.FAILED
+    invalid = Problem(EventReason.INVALID_SPEC, "bad", stalled=True)
+    assert _compute(rollout=failed, held=held, problem=invalid).phase == ServicePhase.ERROR
+    paused = RolloutStatus(
+        phase=RolloutPhase.PROGRESSING, stable_revision="a", canary_revision="b", canary_weight=10, paused=True
+    )
+    assert _compute(rollout=paused, held=held).phase == ServicePhase.PAUSED
+    promoting = paused.model_copy(update={"phase": RolloutPhase.PROMOTING, "paused": False})
+    status = _compute(rollout=promoting, held=held)
+    assert (status.phase, status.conditions[0].reason) == (ServicePhase.PROMOTING, EventReason.ROUTE_NOT_ACCEPTED)
+
+
+@pytest.mark.parametrize(
     ("name", "reason"),
     [
         ("rolled-back", EventReason.SLO_VIOLATED),
@@ -132,6 +177,7 @@ def _compute(
     problem: Problem | None = None,
     previous: AsgiServiceStatus | None = None,
     now: str = "2026-03-02T09:00:00Z",
+    held: Hold | None = None,
 ) -> AsgiServiceStatus:
     stable = Workload(replicas=2, ready=2, available=2, updated=2, total=2, current=True, revision="a")
     return compute(
@@ -146,6 +192,7 @@ def _compute(
         image="shop:1",
         problem=problem,
         now=now,
+        held=held,
     )
 
 

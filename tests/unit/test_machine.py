@@ -244,6 +244,20 @@ def test_failures_below_the_threshold_hold_then_roll_back(world: World) -> None:
     assert d.rollout.last_analysis is not None and d.rollout.last_analysis.verdict == "Fail"
 
 
+def test_a_failure_says_traffic_went_back_to_stable_only_when_the_canary_had_some(world: World) -> None:
+    start_canary(world)
+    for _ in range(2):
+        world.later(30)
+        world.step("v2", SPEC_V2, result("Fail"))
+    assert world.events[-1][1].endswith("; traffic is back on stable v1"), world.events[-1]
+    # a canary that never got its ready pods took no traffic: its deadline says only that
+    world.step("v3", SPEC_V3)
+    world.later(300)
+    d = world.step("v3", SPEC_V3)
+    assert (d.rollout.reason, world.events[-1][0]) == ("ProgressDeadlineExceeded", "ProgressDeadlineExceeded")
+    assert "traffic" not in world.events[-1][1], world.events[-1]
+
+
 def test_a_pass_resets_the_failure_count(world: World) -> None:
     start_canary(world)
     world.later(30)
@@ -288,6 +302,11 @@ def test_new_revision_mid_canary_supersedes_it(world: World) -> None:
     assert d.rollout.step_index == 0
     assert d.canary_weight == 0  # traffic back to stable first
     assert world.reasons()[-2:] == ["Superseded", "RolloutStarted"]
+    assert world.events[-2][1].endswith("; traffic is back on stable while the new canary starts")
+    # a canary superseded before it took any traffic: nothing went back
+    world.step("v2", SPEC_V2)
+    superseded = [m for r, m in world.events if r == "Superseded"]
+    assert superseded[-1] == "revision v2 replaces the canary in flight", superseded
 
 
 def test_rolled_back_revision_holds_until_retry(world: World) -> None:

@@ -101,6 +101,18 @@ def test_a_failed_job_stops_the_rollout_with_its_reason_and_retry_runs_a_new_att
     assert w.step("v2", SPEC_V2).canary_replicas == 1
 
 
+def test_a_failed_job_says_only_what_happened_traffic_never_left_stable() -> None:
+    """The canary had no pod and no traffic: its failure event does not claim traffic went back to stable."""
+    w = hooked_world()
+    w.step("v2", SPEC_V2)
+    w.job = JobRun("shop-pre-v2-1", failed=True, reason="BackoffLimitExceeded", log_tail="no such table")
+    d = w.step("v2", SPEC_V2)
+    assert d.rollout.reason == "PreDeployFailed" and d.canary_weight == 0
+    [message] = [m for r, m in w.events if r == "PreDeployFailed"]
+    assert "Job shop-pre-v2-1 failed: BackoffLimitExceeded" in message
+    assert "traffic" not in message and "back on stable" not in message, message
+
+
 def test_a_job_deleted_before_its_outcome_was_seen_fails_the_attempt_instead_of_running_it_again() -> None:
     w = hooked_world()
     w.step("v2", SPEC_V2)

@@ -20,6 +20,7 @@ from kubernetes import client
 from prometheus_client import REGISTRY
 
 from asgi_operator.api.kinds import ASGI_SERVICE, Kind
+from asgi_operator.controller.problems import problem_of
 from asgi_operator.controller.queue import Key, WorkQueue
 from asgi_operator.controller.reachability import WaitForApi
 from asgi_operator.controller.reconciler import ApiUnavailable, Reconciler, RetryableError
@@ -125,7 +126,7 @@ def test_an_unexpected_exception_becomes_a_condition_an_event_and_a_counted_retr
     assert len(api.statuses) == 1 and len(api.events) == 1
 
 
-def test_an_api_error_escaping_the_pass_is_reported_not_a_traceback() -> None:
+def test_an_api_error_escaping_the_pass_is_reported_once_it_outlived_its_retry_not_a_traceback() -> None:
     api = StandInApi(served=ApiError(503, "ServiceUnavailable", "the server is shutting down", "GET", "/apis"))
     rec, _ = reconciler(api, asgi_service())
     before = errors("ApiError")
@@ -133,8 +134,41 @@ def test_an_api_error_escaping_the_pass_is_reported_not_a_traceback() -> None:
         rec.reconcile(KEY)
     assert raised.value.reason == "ApiError"
     assert errors("ApiError") == before + 1
+    # the API server's passing trouble: retried first, Ready untouched and no event
+    assert api.statuses == [] and api.events == []
+    with pytest.raises(RetryableError):
+        rec.reconcile(KEY)  # the retry fails too: now it is told
+    assert errors("ApiError") == before + 2
     ready = conditions(api.statuses[0])["Ready"]
     assert (ready["reason"], ready["message"]) == ("ApiError", "503 ServiceUnavailable: the server is shutting down")
+    [event] = api.events
+    assert (event["type"], event["reason"]) == ("Warning", "ApiError")
+
+
+def test_a_transient_error_the_retry_gets_past_is_never_told() -> None:
+    """Each failure is followed by a pass that gets through (here: the AsgiService is gone, nothing to do), so no
+    transient error outlives its retry: nothing is written, however often it happens."""
+    api = StandInApi(served=ApiError(500, "InternalError", "etcdserver: request timed out", "GET", "/apis"))
+    rec, store = reconciler(api, asgi_service())
+    for _ in range(3):
+        store.put(asgi_service())
+        with pytest.raises(RetryableError):
+            rec.reconcile(KEY)
+        store.remove(ASGI_SERVICE.kind, "ns", "hello")
+        rec.reconcile(KEY)  # gets through
+    assert api.statuses == [] and api.events == []
+
+
+def test_a_problem_that_is_no_passing_trouble_is_told_at_once() -> None:
+    """A conflict, a timeout, throttling and any 5xx may pass by themselves; anything else (a 400, a 404) is told at
+    the first failure, as are a missing permission, an admission refusal and an unexpected exception."""
+    for status, transient in ((408, True), (409, True), (429, True), (500, True), (504, True), (400, False)):
+        assert problem_of(ApiError(status, "R", "m", "PATCH", "/x")).transient is transient, status
+    api = StandInApi(served=ApiError(404, "NotFound", "the server could not find the requested resource", "GET", "/"))
+    rec, _ = reconciler(api, asgi_service())
+    with pytest.raises(RetryableError):
+        rec.reconcile(KEY)
+    assert conditions(api.statuses[0])["Ready"]["reason"] == "ApiError" and len(api.events) == 1
 
 
 def test_no_answer_from_the_api_server_writes_nothing_and_waits_for_it() -> None:

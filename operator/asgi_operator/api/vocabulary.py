@@ -103,10 +103,14 @@ class EventReason(StrEnum):
     # the credentials spec.rollout.prometheus.auth names cannot be read, or Prometheus refused them (also a
     # Warning event and the Ready condition's reason)
     PROMETHEUS_AUTH_FAILED = "PrometheusAuthFailed"
-    # the gateway did not accept the generated HTTPRoute (its status.parents: Accepted or ResolvedRefs False), or
-    # its GatewayClass lacks a feature the route uses: the analysis holds, and the Ready/Stalled reason says so
+    # the gateway did not accept the generated HTTPRoute (its status.parents: Accepted or ResolvedRefs False): a
+    # hold; or its GatewayClass lacks a feature a generated object uses: that object is not written (Stalled). A
+    # canary's analysis holds with either reason
     ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
     GATEWAY_FEATURE_MISSING = "GatewayFeatureMissing"
+
+    # rollout.interval under 4 scrapes without a slo.window: analyses re-read old samples (reconcile/advice.py)
+    ANALYSIS_WINDOW_OVERLAPS = "AnalysisWindowOverlaps"
 
     # the reconciler's events about the children it wrote (reconcile/changes.py)
     CREATED = "Created"

@@ -4,6 +4,7 @@ own object is sent only when something must change. Every write is counted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..api import keys
@@ -30,14 +31,29 @@ class Written:
     writes: int = 0
 
 
+# may this manifest be written over the live object (None: missing)? False: it is withheld, the live one kept
+Gate = Callable[[Body, Body | None], bool]
+
+
 class ChildWriter:
-    def __init__(self, api: KubeApi, reads: Reads, owner: Owner) -> None:
+    def __init__(self, api: KubeApi, reads: Reads, owner: Owner, gate: Gate | None = None) -> None:
         self.api, self.reads, self.owner, self.namespace = api, reads, owner, owner.namespace
+        self.gate = gate  # asked only before a write (never at idle): controller.gateway_status.FeatureGate
         self.written = Written()
 
-    def sync(self, the_plan: Plan, spec: AsgiServiceSpec, weight: int, *, converged_before: bool) -> Written:
+    def sync(
+        self,
+        the_plan: Plan,
+        spec: AsgiServiceSpec,
+        weight: int,
+        *,
+        converged_before: bool,
+        newly_served: frozenset[str] = frozenset(),
+    ) -> Written:
+        """`newly_served`: kinds the last converged pass could not want (reconcile.changes.newly_served)."""
         for manifest in the_plan.children.apply:
-            self._apply_if_needed(kind_of(manifest), manifest, spec, converged_before)
+            kind = kind_of(manifest)
+            self._apply_if_needed(kind, manifest, spec, converged_before and kind.kind not in newly_served)
         for api_version, kind_name, name in the_plan.children.delete:
             self._delete_if_ours(_KINDS[(api_version, kind_name)], name)
         existing = the_plan.router.existing(spec)
@@ -64,6 +80,8 @@ class ChildWriter:
         # kind the store could not list has the whole text)
         if live is not None and holds(folded(kind.kind, manifest), folded(kind.kind, live)):
             return
+        if self.gate is not None and not self.gate(manifest, live):
+            return  # the live object (if any) keeps serving: told by the gate's owner
         handover = replicas_handover(spec, manifest, live)
         if handover is not None and live is not None:
             self._apply(kind, handover, keys.REPLICAS_FIELD_MANAGER)  # before the main manager lets go

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..api import keys
 from ..api.kinds import ASGI_SERVICE
 from ..kube.api import KubeApi, RateLimiter, load_client
-from ..routers import owned_kinds
+from ..routers import owned_kinds, patched_kinds
 from . import memory, telemetry
 from .activity import Activity, peering_reader
+from .crds import CrdArrivals
 from .informer import Informer, informers
 from .namespaces import TerminatingNamespaces
 from .queue import Key, WorkQueue
@@ -64,6 +65,7 @@ class Controller:
         telemetry.watch(self.store.stats, lambda: self.queue.pending)
         self._trims: list[asyncio.TimerHandle] = []
         self._owned_groups = frozenset(k.group for k in owned_kinds())
+        self.crds = CrdArrivals(self.api, (*self.kinds, *patched_kinds()), self._crd_served)
         # with peering: only the active replica reconciles, its own wake-ups included (controller.activity)
         reader = peering_reader(self.api, settings.peering, settings.namespaces) if settings.peering else None
         self.activity = Activity(reader, settings.identity, settings.priority)
@@ -86,6 +88,7 @@ class Controller:
             informer.prime()
 
     async def stop(self) -> None:
+        self.crds.stop()
         for informer in self.informers:
             informer.stop()
         if self._resuming is not None:
@@ -128,16 +131,22 @@ class Controller:
         self.queue.forget(key)
         telemetry.forget(*key)
 
-    def crd_changed(self, group: str, *, appeared: bool = False) -> None:
+    def crd_changed(
+        self, group: str, *, appeared: bool = False, plural: str = "", versions: Iterable[str] = ()
+    ) -> None:
         """Which kinds of `group` are served is asked again. A CRD of a kind the operator may own that appears
-        (or becomes established) after the start wakes every AsgiService: one stalled on that missing kind
-        converges now rather than at its next change (rare, so no bookkeeping of who was stalled)."""
+        (or becomes established) after the start wakes every AsgiService once the API server serves it
+        (controller.crds): one stalled on that missing kind converges now rather than at its next change (rare,
+        so no bookkeeping of who was stalled)."""
         self.api.forget_discovery(group)
         if appeared:
-            for informer in self.informers:
-                if informer.kind.group == group:
-                    informer.kick()  # a kind that was not served is listed and watched now
-        if appeared and group in self._owned_groups:
+            self.crds.appeared(group, plural, versions)
+
+    def _crd_served(self, group: str) -> None:
+        for informer in self.informers:
+            if informer.kind.group == group:
+                informer.kick()  # a kind that was not served is listed and watched now
+        if group in self._owned_groups:
             for namespace, name in self.store.names(ASGI_SERVICE):
                 self.queue.enqueue((namespace, name))
 

@@ -19,36 +19,41 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ..api import keys
-from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, JOB, POD, POD_MONITOR
-from ..api.models import AnalysisResult, AsgiService, AsgiServiceSpec, RolloutStatus
+from ..api.kinds import ASGI_SERVICE, CERTIFICATE, DEPLOYMENT, POD_MONITOR
+from ..api.models import AsgiService, AsgiServiceSpec, RolloutStatus
 from ..api.vocabulary import EventReason
 from ..kube.api import ApiError, ApiUnreachable, Body, KubeApi
 from ..prom.client import PrometheusPool
+from ..reconcile.advice import overlapping_analyses
 from ..reconcile.announce import sequence
-from ..reconcile.observe import annotation, is_paused, job_run, termination_message, workload
-from ..reconcile.plan import StableSpecInvalid, parse_stable_spec, plan
+from ..reconcile.observe import annotation, is_paused, workload
+from ..reconcile.plan import Plan, StableSpecInvalid, parse_stable_spec, plan
 from ..reconcile.status import Problem, converged_before
 from ..render.children import revision_of
 from ..render.meta import Owner, canary_name
-from ..render.migration import pre_deploy_job
 from ..render.scaling import fixed_replicas
-from ..render.tls import wants_certificate
-from ..rollout.state import JobRun, Observation, iso
+from ..rollout.state import Decision, Observation
 from ..rollout.strategy import decide
-from ..routers import RouterError, router_for
+from ..routers import RouterError
 from . import telemetry
-from .children import ChildWriter
+from .children import ChildWriter, Written
 from .credentials import Credentials
-from .gateway_status import GatewayStatus
+from .exposure import Exposure
+from .gateway_status import FeatureGate
 from .namespaces import TerminatingNamespaces
-from .problems import problem_of
+from .predeploy_jobs import PreDeployJobs
+from .problems import ApiUnavailable, RetryableError, problem_of, unexpected
 from .queue import Key, RetryLater
+from .recall import Recall
 from .reporting import Reporter
 from .sampling import Sampler
 from .settings import Settings
 from .store import Reads, Store
 
 log = logging.getLogger(__name__)
+# a generated route withheld because the Gateway's class lacks a feature (controller.gateway_status.FeatureGate)
+# is looked at again this often: a GatewayClass's status (a gateway upgrade) wakes nothing, it is not watched
+RECHECK_WITHHELD = 300.0
 
 
 def utcnow() -> datetime:
@@ -59,23 +64,6 @@ def utcnow() -> datetime:
 class Outcome:
     requeue_after: float | None = None
     writes: int = 0
-
-
-class RetryableError(RetryLater):
-    """The pass hit a transient problem (reported in status); the work queue retries with backoff. `reason` is
-    the Ready condition's reason, and the label it is counted under (asgi_operator_reconcile_errors_total)."""
-
-    def __init__(self, message: str, reason: str = EventReason.API_ERROR) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class ApiUnavailable(RetryableError):
-    """No answer from the API server at all: nothing could be reported. The controller waits until it answers
-    again (one probe for the whole process) rather than each AsgiService retrying on its own."""
-
-    def __init__(self, error: ApiUnreachable) -> None:
-        super().__init__(str(error), EventReason.API_UNREACHABLE)
 
 
 class Reconciler:
@@ -92,7 +80,9 @@ class Reconciler:
         self.clock = utcnow
         self.terminating = terminating or TerminatingNamespaces()
         self.reporter = Reporter(api, utcnow, self.reads.wrote)
-        self.gateway = GatewayStatus(api, self.reads)
+        self.exposure = Exposure(api, self.reads, utcnow)
+        self.jobs = PreDeployJobs(api, self.reads)
+        self.recall = Recall()
         self.sampler = Sampler(
             prometheus or PrometheusPool(), settings, utcnow, Credentials(api.get, settings.prometheus_auth)
         )
@@ -102,6 +92,7 @@ class Reconciler:
         try:
             result = self._reconcile(key)
             outcome = "changed" if result.writes else "unchanged"
+            self.recall.succeeded(key)
             return result
         except RetryableError as e:
             telemetry.RECONCILE_ERRORS.labels(e.reason).inc()
@@ -122,6 +113,7 @@ class Reconciler:
             raise RetryableError(problem_of(e).message) from e
         if body is None or body["metadata"].get("deletionTimestamp"):
             telemetry.forget(namespace, name)
+            self.recall.forget(key)
             return Outcome()  # children go with it (owner references + garbage collection)
         writes_before = self.reporter.writes
         try:
@@ -146,6 +138,8 @@ class Reconciler:
 
     def _failed(self, body: Body, problem: Problem) -> RetryableError:
         """Tell `problem` in status and as an event if the API server lets us; the retry follows either way."""
+        if not self.recall.tells(_key(body), problem):
+            return RetryableError(problem.message, problem.reason)
         try:
             self.reporter.report_problem(body, problem)
         except (RetryLater, ApiError, ApiUnreachable) as e:  # the object changed meanwhile, or the API failed too
@@ -167,16 +161,11 @@ class Reconciler:
         meta, spec, status = body["metadata"], obj.spec, obj.status
         owner = Owner(meta["name"], meta["namespace"], meta["uid"])
         generation = int(meta.get("generation", 0))
+        served = frozenset(k.kind for k in (POD_MONITOR, CERTIFICATE) if self.api.served(k))
 
         # 1. read and decide
-        obs = self._observe(body, owner, spec, status.rollout)
-        decision = decide(spec.rollout, status.rollout, obs)
-        if decision.needs_analysis:
-            # a route the gateway refused carries no canary traffic: hold with the gateway's reason, never count
-            analysis = self._held_by_gateway(owner, spec, decision.rollout) or self.sampler.analyze(
-                owner.namespace, owner.name, spec, decision.rollout
-            )
-            decision = decide(spec.rollout, status.rollout, replace(obs, analysis=analysis))
+        gate = self.exposure.gate(owner, spec)  # what the Gateway's class supports: read once, only if needed
+        obs, decision = self._decide(body, owner, spec, status.rollout, gate)
         try:
             stable_spec = parse_stable_spec(decision.stable_template_spec)
             the_plan = plan(
@@ -185,8 +174,8 @@ class Reconciler:
                 obs.revision,
                 decision,
                 stable_spec,
-                pod_monitor_crd=self.api.served(POD_MONITOR),
-                cert_manager_crd=self.api.served(CERTIFICATE),
+                pod_monitor_crd=POD_MONITOR.kind in served,
+                cert_manager_crd=CERTIFICATE.kind in served,
             )
         except StableSpecInvalid as e:
             message = f"the stable revision's spec kept in status no longer parses ({e}); its Deployment is left alone"
@@ -205,56 +194,76 @@ class Reconciler:
             self.reporter.write_position(body, decision.rollout)
 
         # 3. act: children and traffic
-        writer = ChildWriter(self.api, self.reads, owner)
-        problem: Problem | None = None
-        try:
-            self._start_pre_deploy(writer, owner, spec, decision.rollout, obs.revision)
-            writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged_before(status, generation))
-        except (ApiError, RouterError) as e:
-            if isinstance(e, ApiError) and e.namespace_terminating:
-                raise  # nothing to report: the namespace and everything in it are going away
-            problem = problem_of(e)
-        problem = problem or self._edge_problem(owner, spec)
-        written = writer.written
-        # a Deployment just written is judged by what the API server returned (new generation, not yet
-        # observed): Ready never reports the pods of the spec before the change
-        stable_now = written.applied.get(("Deployment", owner.name))
-        canary_now = written.applied.get(("Deployment", canary_name(owner)))
-        obs = replace(
-            obs,
-            stable=workload(stable_now) if stable_now else obs.stable,
-            canary=workload(canary_now) if canary_now else obs.canary,
+        writer = ChildWriter(self.api, self.reads, owner, gate=gate.admits)
+        converged = converged_before(status, generation)
+        problem = self._write(
+            writer, spec, the_plan, decision, obs.revision, gate=gate, converged=converged, served=served
         )
+        held = self.exposure.held(owner, spec)
+        written = writer.written
+        obs = _as_written(obs, written, owner)
 
-        # 4. announce (exactly once), 5. report
+        # 4. announce (exactly once), 5. report (a transient problem only once it outlived its retry)
         reasons = [e.reason for e in decision.events]
         self.reporter.post_pending(body, decision.rollout)
-        for event in written.changes.events(spec_changed=status.observed_generation != generation):
+        spec_changed = status.observed_generation != generation
+        for event in written.changes.events(spec_changed=spec_changed):
             self.reporter.event(body, event)
-        self.reporter.report(body, decision, obs, problem, approximate=the_plan.router.approximate)
+        if spec_changed and (advice := overlapping_analyses(spec)) is not None:
+            self.reporter.advise(body, advice, "window")
         telemetry.record_rollout(owner.namespace, owner.name, decision.rollout.phase, decision.canary_weight, reasons)
+        if problem is None or self.recall.tells(_key(body), problem):
+            self.reporter.report(body, decision, obs, problem, held=held, approximate=the_plan.router.approximate)
         if problem is not None and not problem.stalled:
             raise RetryableError(problem.message, problem.reason)
         outcome = Outcome(writes=written.writes)
         if decision.wake_at is not None:
             outcome.requeue_after = max(0.5, (decision.wake_at - self.clock()).total_seconds() + 0.5)
+        if gate.withheld:
+            outcome.requeue_after = min(outcome.requeue_after or RECHECK_WITHHELD, RECHECK_WITHHELD)
         return outcome
 
-    def _edge_problem(self, owner: Owner, spec: AsgiServiceSpec) -> Problem | None:
-        """What keeps the exposure from working although every child was written: no cert-manager for the
-        Certificate, or a route the gateway refused (with its own words)."""
-        if wants_certificate(spec) and not self.api.served(CERTIFICATE):
-            missing = "the API server does not serve certificates.cert-manager.io/v1"
-            message = f"expose.tls.issuerRef needs cert-manager: {missing} (install it, or use expose.tls.secretName)"
-            return Problem(EventReason.CERT_MANAGER_MISSING, message, stalled=True)
-        return self.gateway.problem(owner, spec)
-
-    def _held_by_gateway(self, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> AnalysisResult | None:
+    def _write(
+        self,
+        writer: ChildWriter,
+        spec: AsgiServiceSpec,
+        the_plan: Plan,
+        decision: Decision,
+        revision: str,
+        *,
+        gate: FeatureGate,
+        converged: bool,
+        served: frozenset[str],
+    ) -> Problem | None:
+        """Write the children (and a pre-deploy Job); what keeps them from working, if anything."""
+        owner = writer.owner
+        key = (owner.namespace, owner.name)
         try:
-            router = router_for(spec)
-        except RouterError:
-            return None  # reported by plan() below
-        return self.gateway.hold(owner, spec, rollout, router, at=iso(self.clock()))
+            self.jobs.start(writer, owner, spec, decision.rollout, revision)
+            new_kinds = self.recall.newly_served(key, served)
+            writer.sync(the_plan, spec, decision.canary_weight, converged_before=converged, newly_served=new_kinds)
+        except (ApiError, RouterError) as e:
+            if isinstance(e, ApiError) and e.namespace_terminating:
+                raise  # nothing to report: the namespace and everything in it are going away
+            return problem_of(e)
+        self.recall.wrote_every_child(key, served)
+        # a route withheld (its Gateway's class lacks a feature it uses): Stalled until the spec or the gateway
+        # changes; the other children were written
+        return gate.problem() or self.exposure.problem(owner, spec)
+
+    def _decide(
+        self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, gate: FeatureGate
+    ) -> tuple[Observation, Decision]:
+        obs = self._observe(body, owner, spec, rollout)
+        decision = decide(spec.rollout, rollout, obs)
+        if decision.needs_analysis:
+            # a route the gateway refused carries no canary traffic, nor one that cannot be written (a feature its
+            # class lacks): hold with that reason, never count
+            analysis = self.exposure.hold_analysis(owner, spec, decision.rollout, gate) or self.sampler.analyze(
+                owner.namespace, owner.name, spec, decision.rollout
+            )
+            decision = decide(spec.rollout, rollout, replace(obs, analysis=analysis))
+        return obs, decision
 
     def _observe(self, body: Body, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus) -> Observation:
         stable_live = self.reads.get(DEPLOYMENT, owner.namespace, owner.name)
@@ -269,43 +278,24 @@ class Reconciler:
             paused=is_paused(body),
             request=annotation(body, keys.ANNOTATION_REQUEST),
             name=owner.name,
-            pre_deploy=self._pre_deploy_job(owner, rollout),
+            pre_deploy=self.jobs.observe(owner, rollout),
         )
         return obs
 
-    def _pre_deploy_job(self, owner: Owner, rollout: RolloutStatus) -> JobRun | None:
-        """The Job of the pre-deploy attempt in status, while its outcome is not recorded yet."""
-        attempt = rollout.pre_deploy
-        if attempt is None or attempt.phase not in ("Pending", "Running"):
-            return None
-        run = job_run(self.reads.get(JOB, owner.namespace, attempt.job))
-        if run is None or not run.failed:
-            return run
-        # failed, seen for the first time: its pods' termination message holds the tail of its log (read fresh,
-        # once: the pods are no child the operator watches)
-        try:
-            pods = list(self.api.list(POD, owner.namespace, f"batch.kubernetes.io/job-name={attempt.job}"))
-            tail = termination_message(pods)
-        except ApiError as e:
-            tail = f"(its pods could not be read: {e.reason})"
-        return replace(run, log_tail=tail)
 
-    def _start_pre_deploy(
-        self, writer: ChildWriter, owner: Owner, spec: AsgiServiceSpec, rollout: RolloutStatus, revision: str
-    ) -> None:
-        """Create the Job of a pre-deploy attempt once it is decided (and written to status): under its
-        deterministic name, only if it does not exist, so a restart never makes a second one."""
-        attempt, hook = rollout.pre_deploy, spec.rollout.pre_deploy
-        if attempt is None or hook is None or attempt.phase != "Pending" or attempt.revision != revision:
-            return
-        writer.create_once(JOB, pre_deploy_job(owner, spec, hook, attempt.job))
+def _key(body: Body) -> Key:
+    return body["metadata"]["namespace"], body["metadata"]["name"]
 
 
-def unexpected(error: Exception) -> str:
-    """An unexpected exception in one line for status and events: its type and message, never a traceback."""
-    text = str(error).strip().splitlines()
-    return f"the reconcile failed unexpectedly and is retried with backoff: {type(error).__name__}" + (
-        f": {text[0][:300]}" if text else ""
+def _as_written(obs: Observation, written: Written, owner: Owner) -> Observation:
+    """A Deployment just written is judged by what the API server returned (new generation, not yet observed):
+    Ready never reports the pods of the spec before the change."""
+    stable_now = written.applied.get(("Deployment", owner.name))
+    canary_now = written.applied.get(("Deployment", canary_name(owner)))
+    return replace(
+        obs,
+        stable=workload(stable_now) if stable_now else obs.stable,
+        canary=workload(canary_now) if canary_now else obs.canary,
     )
 
 

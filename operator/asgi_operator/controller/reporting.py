@@ -12,7 +12,8 @@ from ..api.kinds import ASGI_SERVICE
 from ..api.models import AsgiServiceStatus, RolloutStatus
 from ..kube.api import ApiError, Body, KubeApi
 from ..kube.events import EventSpec, post_event
-from ..reconcile.status import Problem, compute, with_problem
+from ..reconcile.announce import advice_name
+from ..reconcile.status import Hold, Problem, compute, with_problem
 from ..render.meta import Owner, selector
 from ..rollout.state import Decision, Event, Observation, iso
 from . import telemetry
@@ -68,17 +69,23 @@ class Reporter:
         live = AsgiServiceStatus.model_validate(body.get("status") or {})
         return self.write_status(body, live.model_copy(update={"rollout": rollout}))
 
-    def event(self, body: Body, event: Event) -> None:
-        """An informational event: a failure to post it is logged, never fails the pass (except in a namespace
-        being deleted, which ends the pass)."""
+    def event(self, body: Body, event: Event, name: str | None = None) -> None:
+        """An informational event (under `name`: once, a repeat is a 409 ignored): a failure to post it is logged,
+        never fails the pass (except in a namespace being deleted, which ends the pass)."""
         try:
-            post_event(self.api, body, EventSpec(event.reason, event.message, event.type))
+            post_event(self.api, body, EventSpec(event.reason, event.message, event.type, name=name))
             self._count("Event", "create")
         except ApiError as e:
             if e.namespace_terminating:
                 raise
             meta = body["metadata"]
             log.warning("could not post event %s on %s/%s: %s", event.reason, meta["namespace"], meta["name"], e)
+
+    def advise(self, body: Body, event: Event, topic: str) -> None:
+        """Advice on the spec of the object's generation (reconcile.advice), posted under a name of its own for that
+        generation and topic: a retry or a restart posts nothing twice."""
+        meta = body["metadata"]
+        self.event(body, event, name=advice_name(meta["name"], meta["uid"], int(meta.get("generation", 0)), topic))
 
     def post_pending(self, body: Body, rollout: RolloutStatus) -> None:
         """Post the rollout's pending events under their names (a repeat after a restart is a 409, ignored), then
@@ -98,9 +105,10 @@ class Reporter:
         obs: Observation | None,
         problem: Problem | None,
         *,
+        held: Hold | None = None,
         approximate: bool = False,
     ) -> None:
-        """Write the full status; a problem new in the Ready condition is also told as an event."""
+        """Write the full status; a problem or a hold new in the Ready condition is also told as a Warning event."""
         meta = body["metadata"]
         previous = AsgiServiceStatus.model_validate(body.get("status") or {})
         owner = Owner(meta["name"], meta["namespace"], meta["uid"])
@@ -124,10 +132,13 @@ class Reporter:
             problem=problem,
             now=iso(self.clock()),
             approximate_split=approximate and decision is not None and decision.canary_weight > 0,
+            held=held,
         )
         before = ready_message(body.get("status") or {})
-        if self.write_status(body, status) and problem is not None and before != status.conditions[0].message:
-            self.event(body, Event(problem.reason, problem.message, "Warning"))
+        ready = status.conditions[0]
+        told = next((t for t in (problem, held) if t is not None and t.reason == ready.reason), None)
+        if self.write_status(body, status) and told is not None and before != ready.message:
+            self.event(body, Event(told.reason, told.message, "Warning"))
 
     def report_problem(self, body: Body, problem: Problem) -> None:
         """A pass that failed half-way: the conditions tell `problem`, everything else in status stays as it was;

@@ -1,5 +1,6 @@
 """Rollout events, exactly once: each event a decision announces gets the next sequence number and a
-deterministic name, and is kept in status as pending until it has been posted (see controller.reporting)."""
+deterministic name, and is kept in status as pending until it has been posted (see controller.reporting). Advice
+on a spec (reconcile.advice) is named after the spec's generation: told once per generation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from ..rollout.machine import Decision
 def event_name(name: str, uid: str, seq: int) -> str:
     """`<asgiservice>.<first 8 of its uid>.<sequence>`: posting it twice is a 409, never a second event."""
     return f"{name}.{uid[:8]}.{seq:04d}"
+
+
+def advice_name(name: str, uid: str, generation: int, topic: str) -> str:
+    """`<asgiservice>.<first 8 of its uid>.g<generation>.<topic>`: advice on a spec is told once per generation."""
+    return f"{name}.{uid[:8]}.g{generation}.{topic}"
 
 
 def sequence(decision: Decision, name: str, uid: str) -> Decision:

@@ -20,12 +20,19 @@ class Change(Enum):
 
 def classify(manifest: dict[str, Any], live: dict[str, Any] | None, *, converged_before: bool) -> Change:
     """`live` is the object before the write (None: missing). `converged_before`: the last reconcile wrote every
-    child at this generation, so a missing one was deleted by somebody else."""
+    child of this kind at this generation, so a missing one was deleted by somebody else."""
     if live is None:
         return Change.REPAIRED if converged_before else Change.CREATED
     if _config_hash(live) == _config_hash(manifest):
         return Change.REPAIRED  # our manifest did not change: somebody changed the object
     return Change.UPDATED
+
+
+def newly_served(served: frozenset[str], before: frozenset[str] | None) -> frozenset[str]:
+    """Of the kinds whose children depend on a CRD (PodMonitor, Certificate), those served now but not at the
+    object's last pass that wrote every child (`before`; None: no such pass known, as after a restart). The last
+    pass did not want a child of such a kind: one missing now is created, not put back."""
+    return served if before is None else served - before
 
 
 @dataclass

@@ -7,6 +7,9 @@ What each state says (kstatus reads Reconciling and Stalled; docs/gitops.md has 
 
 - converging (deploying, a canary stepping, promoting, a problem retried with backoff): Reconciling=True,
   so `kstatus` says InProgress and Flux's `wait` keeps waiting;
+- held by something outside the operator that may settle any moment (a route the gateway has not accepted):
+  Ready=False and Reconciling=True with its reason, Stalled=False, and the phase of the rollout going on
+  (Deploying, Canary, Promoting): a hold is no error, and a canary's progressDeadline still ends it;
 - serving: Ready=True, the others False: Current;
 - paused by `asgi.dev/paused` mid-rollout: Ready=False and Reconciling=False, both with the reason Paused,
   Stalled=False (and status.phase Paused). Nothing is left to do until a person resumes, so kstatus says
@@ -36,6 +39,17 @@ class Problem:
     reason: str
     message: str
     stalled: bool  # True: it will not resolve without a person; False: retried with backoff
+    # the API server's passing trouble (a 5xx, a conflict, throttling): told only if it outlives its retry
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What the AsgiService waits for outside the operator's reach (a route the gateway has not accepted): its
+    next change wakes the operator, nothing is retried, and nothing is wrong with the spec."""
+
+    reason: str
+    message: str
 
 
 # Ready reasons that report a Problem (the operator could not converge), not an observed state.
@@ -49,8 +63,16 @@ PROBLEM_REASONS = frozenset(
         R.INVALID_CHILD,
         R.API_ERROR,
         R.RECONCILE_ERROR,
+        # a generated route withheld (its Gateway's class lacks a feature): not every child was written
+        R.GATEWAY_FEATURE_MISSING,
     }
 )
+
+
+# the phase of a rollout going on, while something outside the operator holds it (Idle: Deploying)
+_GOING_ON = {RolloutPhase.PROGRESSING: ServicePhase.CANARY, RolloutPhase.PROMOTING: ServicePhase.PROMOTING}
+# rollout reasons a canary's Ready condition says instead of CanaryInProgress: someone has something to fix
+_TOLD_IN_READY = frozenset({R.PROMETHEUS_AUTH_FAILED, R.GATEWAY_FEATURE_MISSING})
 
 
 def converged_before(previous: AsgiServiceStatus, generation: int) -> bool:
@@ -82,6 +104,7 @@ def compute(
     problem: Problem | None,
     now: str,
     approximate_split: bool = False,
+    held: Hold | None = None,
 ) -> AsgiServiceStatus:
     stable_ok = (
         stable is not None
@@ -90,19 +113,24 @@ def compute(
     )
     phase: ServicePhase
     ready: Truth
+    ended = rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED)
+    paused = rollout.phase == RolloutPhase.PROGRESSING and rollout.paused
     if problem is not None:
         ready, reason, message = "False", problem.reason, problem.message
         phase = ServicePhase.ERROR
+    elif held is not None and not ended and not paused:
+        ready, reason, message = "False", held.reason, held.message
+        phase = _GOING_ON.get(rollout.phase, ServicePhase.DEPLOYING)
     elif rollout.phase == RolloutPhase.PROGRESSING:
-        # a credential to fix is said in the reason too, not only in the message
-        if rollout.paused:
+        if paused:
             ready, reason, message, phase = "False", R.PAUSED, rollout.message, ServicePhase.PAUSED
         else:
-            held = R.PROMETHEUS_AUTH_FAILED if rollout.reason == R.PROMETHEUS_AUTH_FAILED else R.CANARY_IN_PROGRESS
-            ready, reason, message, phase = "False", held, rollout.message, ServicePhase.CANARY
+            # a credential to fix, or what the gateway lacks, is said in the reason too, not only in the message
+            said = rollout.reason if rollout.reason in _TOLD_IN_READY else R.CANARY_IN_PROGRESS
+            ready, reason, message, phase = "False", said, rollout.message, ServicePhase.CANARY
     elif rollout.phase == RolloutPhase.PROMOTING:
         ready, reason, message, phase = "False", R.PROMOTING, rollout.message, ServicePhase.PROMOTING
-    elif rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED):
+    elif ended:
         ready, reason, message, phase = (
             "False",
             rollout.reason or rollout.phase,
@@ -121,11 +149,7 @@ def compute(
         message = f"revision {rollout.stable_revision} serving with {stable.ready if stable else 0} ready pods"
 
     # a problem says it all while it lasts (one retried with backoff is not stuck, even after a failed rollout)
-    if problem is not None:
-        stalled = problem.stalled
-    else:
-        stalled = rollout.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.FAILED)
-    paused = phase == ServicePhase.PAUSED  # held by a person: nothing to reconcile, nothing stuck
+    stalled = problem.stalled if problem is not None else ended
     conditions = _conditions(
         previous.conditions,
         generation,
@@ -133,7 +157,7 @@ def compute(
         reason=reason,
         message=message,
         stalled=stalled,
-        paused=paused,
+        paused=phase == ServicePhase.PAUSED,  # held by a person: nothing to reconcile, nothing stuck
         now=now,
     )
     rollout = rollout.model_copy(update={"approximate_split": approximate_split})

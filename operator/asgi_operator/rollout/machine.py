@@ -2,12 +2,10 @@
 next position, the canary's size and weight, the events to post, and when to look again.
 
 The whole position lives in `.status.rollout` (see `RolloutStatus`), so an operator restart at any moment
-resumes exactly: running `advance` again on the same inputs gives the same answer, and an answer is acted
-on only after it has been written to status.
-
-Phases: Idle (stable serves everything), Progressing (a canary at some step), Promoting (the stable
-Deployment takes the canary's pod template), RolledBack (analysis failed or a person aborted), Failed
-(a deadline passed). RolledBack and Failed hold until the spec changes or a person asks for a retry.
+resumes exactly: `advance` on the same inputs gives the same answer, acted on only once written to status.
+Phases: Idle (stable serves everything), Progressing (a canary at some step), Promoting (the stable Deployment
+takes the canary's pod template), RolledBack (analysis failed or a person aborted), Failed (a deadline passed);
+RolledBack and Failed hold until the spec changes or a person asks for a retry.
 """
 
 from __future__ import annotations
@@ -96,6 +94,7 @@ class _Run:
     # ------------------------------------------------------------------ transitions
     def start(self, retry: bool = False) -> None:
         superseded = self.s.phase == P.PROGRESSING and self.s.canary_revision not in (None, self.obs.revision)
+        had_traffic = self.s.canary_weight > 0
         self.retrying = retry
         self.s.id += 1
         self.s.phase = P.PROGRESSING
@@ -111,11 +110,8 @@ class _Run:
         self.s.stable_baseline = None  # measured afresh for every rollout
         self.s.reason, self.s.message = R.CANARY_STARTED, f"canary {self.obs.revision} starting at step 1"
         if superseded:
-            self.event(
-                R.SUPERSEDED,
-                f"revision {self.obs.revision} replaces the canary in flight; traffic is "
-                "back on stable while the new canary starts",
-            )
+            back = "; traffic is back on stable while the new canary starts" if had_traffic else ""
+            self.event(R.SUPERSEDED, f"revision {self.obs.revision} replaces the canary in flight{back}")
         verb = R.RETRYING if retry else R.ROLLOUT_STARTED
         self.event(
             verb,
@@ -124,13 +120,14 @@ class _Run:
         )
 
     def finish(self, phase: P, reason: str, message: str) -> None:
+        had_traffic = self.s.canary_weight > 0  # none: a failed pre-deploy Job, a canary never ready
         self.s.phase = phase
         self.s.canary_weight = 0
         self.s.failed_revision = self.s.canary_revision
         self.s.next_analysis_at = None
         self.s.finished_at = iso(self.now)
         self.s.reason, self.s.message = reason, message
-        back = f"; traffic is back on stable {self.s.stable_revision}" if self.s.stable_revision else ""
+        back = f"; traffic is back on stable {self.s.stable_revision}" if had_traffic and self.s.stable_revision else ""
         self.event(reason, f"{message}{back}", "Warning")
 
     def pre_deploy(self) -> bool:
