@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from integration.helpers import apply, wait_ready, wait_until
+from integration.helpers import apply, condition, must_get, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from integration.test_canary_e2e import HOST, NAME, Rig, _promoted_and_ready, rig, spec
 from lab.cluster import Cluster
 from lab.dataplane import POD_HEADER, DataPlane
 from lab.gateway import HTTP_PORT, Traefik, gateway_ref
-from lab.load import Answer, HTTPSConnection, Tally
+from lab.load import Answer, HTTPSConnection, LoadDriver, Tally
 from lab.traffic import Prometheus
 
 __all__ = ["rig"]  # the fixture, shared with test_canary_e2e
@@ -206,3 +206,63 @@ def _burst(n: int, client: str, context: ssl.SSLContext) -> list[tuple[int, dict
     finally:
         conn.close()
     return out
+
+
+def test_edge_cors_on_a_gateway_without_the_filter_keeps_the_last_good_route_serving(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, gateway: Traefik, edge_plane: DataPlane
+) -> None:
+    """Traefik does not list HTTPRouteCORS in its GatewayClass' supportedFeatures (its real status) and answers 500
+    to every request of a rule with a CORS filter: the operator must never write one there. Clients see nothing of
+    it: 0 failed requests while the AsgiService says what is missing and what to use instead."""
+    assert "HTTPRouteCORS" not in gateway.supported_features()  # what Traefik itself wrote
+    body = spec("http://127.0.0.1:9")
+    body["spec"]["rollout"] = {"strategy": "RollingUpdate"}
+    apply(cluster, namespace, body)
+    wait_ready(cluster, namespace, NAME)
+    load = LoadDriver(edge_plane, HOST, rate=50).start()
+    try:
+        mark = load.mark()
+        load.wait_answers(100, mark, 60, track="stable")
+        route_before = must_get(cluster, "httproute", NAME, namespace)
+        body["spec"]["expose"]["cors"] = {"allowOrigins": [ORIGIN], "enforcement": "Edge"}
+        apply(cluster, namespace, body)
+
+        def missing() -> dict[str, Any] | None:
+            ready = condition(must_get(cluster, "asgiservice", NAME, namespace), "Ready")
+            return ready if ready.get("reason") == "GatewayFeatureMissing" else None
+
+        ready = wait_until("Ready False: GatewayFeatureMissing", missing, 60)
+        print(f"the operator says: {ready['message']}")
+        assert ready["status"] == "False"
+        assert "HTTPRouteCORS" in ready["message"] and "traefik" in ready["message"], ready
+        assert "enforcement: App" in ready["message"], ready
+        after = load.mark()
+        load.wait_answers(200, after, 60)
+        route = must_get(cluster, "httproute", NAME, namespace)
+        assert route["metadata"]["resourceVersion"] == route_before["metadata"]["resourceVersion"]
+        assert "CORS" not in str(route["spec"])
+
+        body["spec"]["expose"]["cors"]["enforcement"] = "App"
+        apply(cluster, namespace, body)
+        wait_ready(cluster, namespace, NAME)
+        preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+        status, _ = wait_until("CORS answered by the app", lambda: _cors_answered(preflight), 60)
+        assert status == 200
+        served = load.since(mark)
+        print(f"{len(served.answers)} requests through it all: {dict(served.by_status())}")
+        assert served.failed() == [] and set(served.by_status()) == {200}, served.by_status()
+    finally:
+        load.stop()
+
+
+def _cors_answered(headers: dict[str, str]) -> tuple[int, dict[str, str]] | None:
+    """A preflight over plain HTTP (this route has no TLS); None until the app's CORS answers it."""
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=5)
+    try:
+        conn.request("OPTIONS", "/", headers={"Host": HOST, **headers})
+        resp = conn.getresponse()
+        resp.read()
+        got = {k.lower(): v for k, v in resp.getheaders()}
+        return (resp.status, got) if got.get("access-control-allow-origin") == ORIGIN else None
+    finally:
+        conn.close()
