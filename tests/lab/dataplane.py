@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -61,7 +60,6 @@ class PlayedPod:
     grace: float
     serving: bool = False
     draining: bool = False
-    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -73,7 +71,6 @@ class DataPlane:
     pods: dict[str, PlayedPod] = field(default_factory=dict)  # running or draining, by pod name
     seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # every pod played: name -> (track, revision)
     errors: list[str] = field(default_factory=list)
-    drained: list[str] = field(default_factory=list)  # pods that went through preStop + SIGTERM, in order
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,10 +99,6 @@ class DataPlane:
         """(track, revision) of a pod this data plane played."""
         with self._lock:
             return self.seen.get(pod)
-
-    def serving(self, track: str | None = None) -> list[PlayedPod]:
-        with self._lock:
-            return [p for p in self.pods.values() if p.serving and not p.draining and track in (None, p.track)]
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> None:
@@ -209,7 +202,6 @@ class DataPlane:
             terminate(pod.proc, grace=max(1.0, pod.grace - pod.pre_stop))
             with self._lock:
                 self.pods.pop(pod.name, None)
-                self.drained.append(pod.name)
             self._delete(pod.name)
 
         t = threading.Thread(target=run, name=f"drain-{pod.name}", daemon=True)

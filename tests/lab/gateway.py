@@ -221,18 +221,3 @@ class Traefik:
             return False
         conditions = json.loads(out.stdout).get("status", {}).get("conditions", [])
         return any(c.get("type") == type_ and c.get("status") == "True" for c in conditions)
-
-
-def wait_route_served(traefik: Traefik, host: str, path: str = "/", timeout: float = 30) -> None:
-    """Until the gateway answers for `host` with something other than 404 (its answer for no route)."""
-    import http.client
-
-    def served() -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=3)
-        try:
-            conn.request("GET", path, headers={"Host": host})
-            return conn.getresponse().status != 404
-        finally:
-            conn.close()
-
-    wait_for(f"the gateway serving {host}{path}", served, timeout)
