@@ -23,7 +23,7 @@ from integration.test_canary_e2e import HOST, NAME, Rig, _promoted_and_ready, ri
 from lab.cluster import Cluster
 from lab.dataplane import POD_HEADER, DataPlane
 from lab.gateway import HTTP_PORT, Traefik, gateway_ref
-from lab.load import Answer, HTTPSConnection, LoadDriver, Tally
+from lab.load import HTTPSConnection, LoadDriver
 from lab.traffic import Prometheus
 
 __all__ = ["rig"]  # the fixture, shared with test_canary_e2e
@@ -50,10 +50,6 @@ def _steps(rig: Rig, until: Any, timeout: float) -> list[tuple[int, float, float
     return [(w, start, end) for (w, start), end in zip(seen, ends, strict=True)]
 
 
-def _window(answers: list[Answer], start: float, end: float) -> Tally:
-    return Tally([a for a in answers if start + SETTLE <= a.at < end - SETTLE])
-
-
 def test_the_gateway_gives_the_canary_its_weight_and_no_request_fails(rig: Rig) -> None:
     rig.load.stop()
     rig.load.rate, rig.load.workers = RATE, 6
@@ -63,12 +59,11 @@ def test_the_gateway_gives_the_canary_its_weight_and_no_request_fails(rig: Rig) 
     mark = rig.load.mark()
     rig.apply(body)
     steps = _steps(rig, lambda: _promoted_and_ready(rig), 240)
-    answers = rig.load.since(mark).answers
     shares = {}
     for weight, start, end in steps:
         if weight == 0:
             continue
-        tally = _window(answers, start, end)
+        tally = rig.load.window(start, end, SETTLE)
         n = sum(tally.by_track()[t] for t in ("stable", "canary"))
         shares[weight] = (tally.share("canary"), n)
         print(f"step {weight}%: the canary answered {tally.share('canary') * 100:.1f}% of {n} requests")
@@ -92,7 +87,7 @@ def test_the_gateway_gives_the_canary_its_weight_and_no_request_fails(rig: Rig) 
     assert errors and {a.track for a in errors} == {"canary"}, {a.track for a in errors}
     after = rig.load.mark()
     rig.load.wait_answers(300, after, 30)
-    tail = _window(rig.load.since(after).answers, settle, time.monotonic())
+    tail = rig.load.window(settle, time.monotonic(), SETTLE)
     assert tail.by_track()["canary"] == 0, tail.by_track()
     print(f"rollback: {len(rolled_back.answers)} requests, statuses {dict(rolled_back.by_status())}")
 

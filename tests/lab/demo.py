@@ -80,30 +80,32 @@ def line(obj: dict[str, Any]) -> str:
     )
 
 
-def measured(load: LoadDriver | WeightSplitter, since: int) -> str:
-    """What the gateway did since `since`: the canary's share of the answers pods gave, and any failure."""
-    if not isinstance(load, LoadDriver):
+def measured(load: LoadDriver | WeightSplitter, weight: int, start: float, end: float) -> str:
+    """What clients got from the gateway while the canary had `weight`: the canary's share of the answers pods
+    gave, and any failure (the step's first and last second left out: status is read once a second)."""
+    if not isinstance(load, LoadDriver) or weight == 0:
         return ""
-    tally = load.since(since)
+    tally = load.window(start, end, settle=1.5)
     from_pods = sum(n for track, n in tally.by_track().items() if track in ("stable", "canary"))
     failed = len(tally.failed())
     return (
-        f"      measured at the gateway: canary answered {tally.share('canary') * 100:.1f}% of {from_pods} requests"
-        + (f", {failed} failed" if failed else ", none failed")
+        f"      measured at the gateway at {weight}%: the canary answered {tally.share('canary') * 100:.1f}% of "
+        f"{from_pods} requests" + (f", {failed} failed" if failed else ", none failed")
     )
 
 
 def follow(lab: Lab, until: str, load: LoadDriver | WeightSplitter) -> dict[str, Any]:
-    last, weight, since = "", None, load.mark() if isinstance(load, LoadDriver) else 0
+    last, weight, since = "", None, time.monotonic()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         obj = json.loads(lab.kubectl("get", "asgiservice", NAME, "-n", NAMESPACE, "-o", "json").stdout)
         text = line(obj)
         now = obj.get("status", {}).get("canaryWeight", 0)
         if now != weight:
-            if weight is not None and measured(load, since):
-                print(measured(load, since), flush=True)
-            weight, since = now, load.mark() if isinstance(load, LoadDriver) else 0
+            said = measured(load, weight or 0, since, time.monotonic())
+            if said:
+                print(said, flush=True)
+            weight, since = now, time.monotonic()
         if text[11:] != last[11:]:
             print(text, flush=True)
             last = text
@@ -194,12 +196,12 @@ def main() -> int:
             print(f"  Traefik {_version(lab)}: GatewayClass traefik accepted, Gateway gateway-system/public programmed")
             plane: DataPlane | TrackPlane = DataPlane(lab, NAMESPACE, NAME, prometheus).start()
             procs.append(plane)
-            load = LoadDriver(plane, HOST, rate=80).start()
-            print(f"  Prometheus at {prometheus.url}; 80 requests/s to http://{HOST}/ through the gateway")
+            load = LoadDriver(plane, HOST, rate=80)
+            print(f"  Prometheus at {prometheus.url}; 80 requests/s to http://{HOST}/ through the gateway, once Ready")
         else:
             plane = TrackPlane(lab, NAMESPACE, NAME, prometheus).start()
             procs.append(plane)
-            load = WeightSplitter(lab, NAMESPACE, NAME, plane, rate=80).start()
+            load = WeightSplitter(lab, NAMESPACE, NAME, plane, rate=80)
             print(f"  Prometheus at {prometheus.url}; 80 requests/s split by the HTTPRoute weights (played)")
         procs.append(load)
 
@@ -211,6 +213,7 @@ def main() -> int:
         t0 = time.monotonic()
         lab.kubectl("wait", "-n", NAMESPACE, "--for=condition=Ready", "--timeout=60s", f"asgiservice/{NAME}")
         print(f"  Ready=True {time.monotonic() - t0:.1f}s after apply")
+        load.start()
         say("What the operator created")
         print(
             lab.kubectl(

@@ -97,6 +97,12 @@ class LoadDriver:
         with self._lock:
             return Tally(self.answers[mark:])
 
+    def window(self, start: float, end: float, settle: float) -> Tally:
+        """The answers that arrived between `start` and `end` (time.monotonic()), `settle` seconds left out at each
+        end: the gateway applies a route in 0.1-0.3 s, and whoever saw the change saw it a little late."""
+        with self._lock:
+            return Tally([a for a in self.answers if start + settle <= a.at < end - settle])
+
     @property
     def sent(self) -> Counter[str]:
         """Answers by track so far (stable, canary, gateway)."""
