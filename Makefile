@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)/tests
 # The lab builds with the machine's Go; never download another toolchain behind the user's back.
 export GOTOOLCHAIN ?= local
 
-.PHONY: bench bench-plugin soak e2e-kind image example-image help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
+.PHONY: bench bench-plugin soak e2e-kind image example-image help venv lab-bin lab-bin-demo test test-unit test-integration lint typecheck crds check-generated \
         lab-up lab-down demo ci clean
 
 help:
@@ -37,10 +37,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The lab's binaries (tests/lab/build.sh): `all` for the tests; the demo and lab-up need fewer (no helm, promtool
+# or luarun), so a first `make demo` builds only those.
 lab-bin:
 	@bash tests/lab/build.sh all >/dev/null
 
-test: $(STAMP) lab-bin
+lab-bin-demo:
+	@bash tests/lab/build.sh demo >/dev/null
+
+test:
+	@$(MAKE) --no-print-directory -j2 venv lab-bin
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)
@@ -65,13 +71,15 @@ crds: $(STAMP)
 check-generated: $(STAMP)
 	$(PY) -m asgi_operator.generate check
 
-lab-up: $(STAMP) lab-bin
+lab-up: $(STAMP) lab-bin-demo
 	$(PY) -m lab up
 
 lab-down: $(STAMP)
 	$(PY) -m lab down
 
-demo: $(STAMP) lab-bin
+# The virtualenv (mostly downloads) and the lab's binaries (mostly compiling) are made side by side.
+demo:
+	@$(MAKE) --no-print-directory -j2 venv lab-bin-demo
 	$(PY) -m lab.demo
 
 bench: $(STAMP) lab-bin

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Build the lab's binaries from the Go module proxy into a cache outside the repository.
 #
-#   tests/lab/build.sh            build whatever is missing, print the bin directory
+#   tests/lab/build.sh [SET|COMPONENT]...   build whatever is missing, print the bin directory
+#
+#   demo   what `make demo` and `make lab-up` need: etcd, Kubernetes (kube-apiserver, kube-controller-manager,
+#          kube-scheduler, kubectl), kwok, Prometheus, and the third-party CRDs and kwok's stages
+#   all    what the tests need (the default): the demo set, promtool, helm and luarun
+#   crds   only the CRDs and kwok's stages
+#   or one component: kubernetes, etcd, kwok, prometheus, promtool, helm, luarun
 #
 # Every component is keyed by its version (tests/lab/versions.env), so a cached build is reused and a
-# version bump builds only what changed. Set ASGI_LAB_BIN_DIR to a directory that already holds
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and prometheus
-# (and helm, promtool) to skip building them, the way envtest's KUBEBUILDER_ASSETS works (third-party CRDs and
-# kwok's stages are still read from their Go modules).
+# version bump builds only what changed. The builds are independent of each other and run side by side,
+# ASGI_LAB_JOBS at a time (default: 2), longest first; each one's output is prefixed with its name, and any
+# failure fails the whole run, naming the component and repeating the end of its log. Set ASGI_LAB_BIN_DIR to
+# a directory that already holds the set's binaries (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, kwok, prometheus) to skip building them, the way envtest's KUBEBUILDER_ASSETS works
+# (third-party CRDs and kwok's stages are still read from their Go modules).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -110,13 +118,13 @@ EOF
   cd - >/dev/null
 }
 
-go_install() { # stamp binary-name package@version [ldflags]
-  local stamp=$1 name=$2 pkg=$3 ldflags=${4:-} out
+go_install() { # stamp binary-name package@version [ldflags] [tags]
+  local stamp=$1 name=$2 pkg=$3 ldflags=${4:-} tags=${5:-} out
   [ -e "$bin/.$stamp" ] && return 0
-  log "building $name ($pkg)"
+  log "building $name ($pkg${tags:+, tags $tags})"
   out="$cache/src/out-$name"
   rm -rf "$out" && mkdir -p "$out"
-  GOBIN="$out" go install -trimpath -ldflags "-s -w $ldflags" "$pkg"
+  GOBIN="$out" go install -trimpath ${tags:+-tags "$tags"} -ldflags "-s -w $ldflags" "$pkg"
   finish "$stamp" "$out"
 }
 
@@ -125,13 +133,16 @@ build_kwok() {
     "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
 }
 
+# github.com/prometheus/prometheus v0.3xx.y is Prometheus 3.xx.y. Built without the embedded web UI (the lab
+# only uses the HTTP API: no `builtinassets` tag) and without the optional service discoveries (the lab's
+# Prometheus reads its targets from a file): upstream's build tag `remove_all_sd` (its README, "Service
+# discovery plugins") keeps file, static and HTTP SD and leaves out the cloud ones and their SDKs (AWS, Azure,
+# GCE, Kubernetes, ...), which were most of the build's time.
 build_prometheus() {
-  # github.com/prometheus/prometheus v0.3xx.y is Prometheus 3.xx.y. Built without the embedded web UI
-  # (the lab only uses the HTTP API).
   local v=${PROMETHEUS_VERSION#v0.}; v="${v:0:1}.${v:1:2}.${v##*.}"
   go_install "prometheus-$PROMETHEUS_VERSION" prometheus \
     "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION" \
-    "-X github.com/prometheus/common/version.Version=$v"
+    "-X github.com/prometheus/common/version.Version=$v" remove_all_sd
 }
 
 # promtool (rule unit tests of docs/alerts.yaml), from the same module and version as prometheus.
@@ -139,7 +150,7 @@ build_promtool() {
   local v=${PROMETHEUS_VERSION#v0.}; v="${v:0:1}.${v:1:2}.${v##*.}"
   go_install "promtool-$PROMETHEUS_VERSION" promtool \
     "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION" \
-    "-X github.com/prometheus/common/version.Version=$v"
+    "-X github.com/prometheus/common/version.Version=$v" remove_all_sd
 }
 
 build_helm() {
@@ -222,20 +233,87 @@ fetch_cert_manager_crds() {
   touch "$cache/crds/cert-manager/.$stamp"
 }
 
+# ------------------------------------------------------------------------------------------------ running
+# The sets, each component's build longest first (a long one started last would run alone at the end).
+demo_builds="kubernetes prometheus kwok etcd"
+all_builds="kubernetes prometheus kwok helm promtool etcd luarun"
+# The binaries a set runs, which ASGI_LAB_BIN_DIR must hold instead.
+demo_bins="etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok prometheus"
+
+fetch_all() { fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages; }
+
+# start NAME COMMAND...: run it in the background, its output prefixed "[NAME]" (and kept in
+# $cache/logs/NAME.log), its exit status written to $cache/logs/NAME.rc. What took longer than a moment
+# reports its wall and CPU time (user + system, of every process it ran).
+started=() build_pids=()
+start() {
+  local name=$1; shift
+  mkdir -p "$cache/logs" && rm -f "$cache/logs/$name.rc"
+  (
+    set +e
+    (
+      set -e
+      SECONDS=0
+      "$@"
+      if [ "$SECONDS" -ge 2 ]; then log "$name done in $(mmss "$SECONDS"), CPU $(times | tail -1 | cpu)"; fi
+    ) 2>&1 | tee "$cache/logs/$name.log" | sed -u "s/^/[$name] /" >&2
+    echo "${PIPESTATUS[0]}" > "$cache/logs/$name.rc"
+  ) &
+  started+=("$name")
+}
+mmss() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+# `times`' line for the children ("12m3.240s 1m2.100s") as one total: "13m05s"
+cpu() { sed 's/[ms]/ /g' | awk '{ s = $1 * 60 + $2 + $3 * 60 + $4; printf "%dm%02ds", s / 60, s % 60 }'; }
+
+# Run "build_<name>" for each name, ASGI_LAB_JOBS at a time (default 2), alongside whatever else was
+# started; then wait for everything and fail if anything failed, naming it and repeating the end of its log.
+# Go's own parallelism stays at its default in each build (-p = the number of CPUs): two builds side by side
+# keep 2 cores busy through each other's downloads, single-threaded links and package loading.
+run_builds() {
+  local jobs=${ASGI_LAB_JOBS:-2} name pid alive failed=()
+  for name in "$@"; do
+    while :; do
+      alive=()
+      for pid in "${build_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+      build_pids=("${alive[@]}")
+      [ "${#build_pids[@]}" -lt "$jobs" ] && break
+      wait -n || true
+    done
+    start "$name" "build_$name"
+    build_pids+=("$!")
+  done
+  wait
+  for name in "${started[@]}"; do
+    [ "$(cat "$cache/logs/$name.rc" 2>/dev/null || echo 1)" = 0 ] || failed+=("$name")
+  done
+  for name in "${failed[@]}"; do
+    log "FAILED: $name (exit $(cat "$cache/logs/$name.rc" 2>/dev/null || echo '?')); the end of $cache/logs/$name.log:"
+    tail -n 25 "$cache/logs/$name.log" | sed "s/^/[$name] /" >&2
+  done
+  [ "${#failed[@]}" -eq 0 ] || { log "the lab build failed: ${failed[*]}"; exit 1; }
+}
+
+# A set: its CRDs and kwok's stages (mostly downloads) alongside its builds; with ASGI_LAB_BIN_DIR, the CRDs
+# and a check that the directory holds the set's binaries instead of the builds.
+build_set() {
+  start crds fetch_all
+  if [ -n "${ASGI_LAB_BIN_DIR:-}" ]; then
+    run_builds
+    for b in $demo_bins; do
+      [ -x "$ASGI_LAB_BIN_DIR/$b" ] || { log "ASGI_LAB_BIN_DIR=$ASGI_LAB_BIN_DIR has no executable $b"; exit 1; }
+    done
+    echo "$ASGI_LAB_BIN_DIR"
+    exit 0
+  fi
+  run_builds "$@"
+}
+
 what=${1:-all}
 case "$what" in
-  all)
-    fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages
-    if [ -n "${ASGI_LAB_BIN_DIR:-}" ]; then
-      for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok prometheus; do
-        [ -x "$ASGI_LAB_BIN_DIR/$b" ] || { log "ASGI_LAB_BIN_DIR=$ASGI_LAB_BIN_DIR has no executable $b"; exit 1; }
-      done
-      echo "$ASGI_LAB_BIN_DIR"
-      exit 0
-    fi
-    build_etcd; build_kwok; build_prometheus; build_promtool; build_kubernetes; build_helm; build_luarun ;;
-  crds) fetch_crds; fetch_policy_crds; fetch_cert_manager_crds; fetch_kwok_stages ;;
-  kubernetes|etcd|kwok|prometheus|promtool|helm|luarun) "build_$what" ;;
-  *) log "usage: $0 [all|crds|kubernetes|etcd|kwok|prometheus|promtool|helm|luarun]"; exit 2 ;;
+  all) build_set $all_builds ;;
+  demo) build_set $demo_builds ;;
+  crds) start crds fetch_all; run_builds ;;
+  kubernetes|etcd|kwok|prometheus|promtool|helm|luarun) run_builds "$what" ;;
+  *) log "usage: $0 [all|demo|crds|kubernetes|etcd|kwok|prometheus|promtool|helm|luarun]"; exit 2 ;;
 esac
 echo "$bin"

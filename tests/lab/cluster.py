@@ -73,10 +73,11 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def ensure_binaries() -> Path:
-    """Build (or find) the lab's binaries; returns the directory holding them."""
+def ensure_binaries(which: str = "all") -> Path:
+    """Build (or find) the lab's binaries: `which` is a set of tests/lab/build.sh (`all`: what the tests need;
+    `demo`: the lab and Prometheus only). Returns the directory holding them."""
     out = subprocess.run(
-        ["bash", str(REPO / "tests/lab/build.sh"), "all"], check=True, stdout=subprocess.PIPE, text=True
+        ["bash", str(REPO / "tests/lab/build.sh"), which], check=True, stdout=subprocess.PIPE, text=True
     )
     return Path(out.stdout.strip().splitlines()[-1])
 
