@@ -255,7 +255,8 @@ start() {
       set -e
       SECONDS=0
       "$@"
-      if [ "$SECONDS" -ge 2 ]; then log "$name done in $(mmss "$SECONDS"), CPU $(times | tail -1 | cpu)"; fi
+      times > "$cache/logs/$name.times" # here, not in a pipe: a subshell's `times` knows none of these children
+      if [ "$SECONDS" -ge 2 ]; then log "$name done in $(mmss "$SECONDS"), CPU $(tail -1 "$cache/logs/$name.times" | cpu)"; fi
     ) 2>&1 | tee "$cache/logs/$name.log" | sed -u "s/^/[$name] /" >&2
     echo "${PIPESTATUS[0]}" > "$cache/logs/$name.rc"
   ) &
