@@ -408,6 +408,7 @@ cpu() { sed 's/[ms]/ /g' | awk '{ s = $1 * 60 + $2 + $3 * 60 + $4; printf "%dm%0
 # keep 2 cores busy through each other's downloads, single-threaded links and package loading.
 run_builds() {
   local jobs=${ASGI_LAB_JOBS:-2} name pid alive failed=()
+  [ "$jobs" -ge 1 ] 2>/dev/null || { log "ASGI_LAB_JOBS=$jobs: give a number of builds at a time, 1 or more"; exit 2; }
   for name in "$@"; do
     while :; do
       alive=()
