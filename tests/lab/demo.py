@@ -94,7 +94,7 @@ def main() -> int:
     procs: list[Any] = []
     say("Starting the lab: etcd, kube-apiserver, controller manager, scheduler, kwok (2 fake nodes)")
     started = time.monotonic()
-    lab = Lab(bin_dir=ensure_binaries())
+    lab = Lab(bin_dir=ensure_binaries("demo"))
     operator: subprocess.Popen[bytes] | None = None
     try:
         lab.start()
