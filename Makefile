@@ -10,18 +10,19 @@ export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)/tests
 # The lab builds with the machine's Go; never download another toolchain behind the user's back.
 export GOTOOLCHAIN ?= local
 
-.PHONY: bench soak e2e-kind image example-image help venv lab-bin test test-unit test-integration lint typecheck crds check-generated \
+.PHONY: bench bench-plugin soak e2e-kind image example-image help venv lab-bin lab-bin-demo test test-unit test-integration lint typecheck crds check-generated \
         lab-up lab-down demo ci clean
 
 help:
 	@echo "make test        everything: venv, packages, lab binaries, then the whole test suite"
 	@echo "make demo        start the lab, run the operator, apply the example app, show it working"
-	@echo "make lint        ruff (lint + format check), the import-layer contracts, dead code (vulture)"
+	@echo "make lint        ruff (lint + format check), the import-layer contracts, dead code (vulture), module sizes"
 	@echo "make typecheck   mypy --strict on operator/"
 	@echo "make crds        regenerate crds/ (and every other generated file) from the models"
 	@echo "make check-generated  fail if a generated file is stale"
 	@echo "make lab-up / lab-down  a real control plane on 127.0.0.1 (KUBECONFIG=.lab/admin.kubeconfig)"
 	@echo "make bench       API writes, time to Ready and the operator's memory, measured in the lab"
+	@echo "make bench-plugin  the kubectl-asgi plugin benchmark (bench/plugin_bench.py)"
 	@echo "make soak        fault drills, long form: 20 rollouts x 3 SIGKILLs, 5000 random specs dry-run (not in CI)"
 	@echo "make e2e-kind    the integration suite on a kind cluster (needs Docker and kind)"
 	@echo "make image       the operator image (podman, or CONTAINER_TOOL=docker); no registry needed; prints its size"
@@ -36,10 +37,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The lab's binaries (tests/lab/build.sh): `all` for the tests; the demo and lab-up need fewer (no helm, promtool
+# or luarun), so a first `make demo` builds only those.
 lab-bin:
 	@bash tests/lab/build.sh all >/dev/null
 
-test: $(STAMP) lab-bin
+lab-bin-demo:
+	@bash tests/lab/build.sh demo >/dev/null
+
+test:
+	@$(MAKE) --no-print-directory -j2 venv lab-bin
 	$(PY) -m pytest tests
 
 test-unit: $(STAMP)
@@ -49,10 +56,11 @@ test-integration: $(STAMP) lab-bin
 	$(PY) -m pytest tests/integration
 
 lint: $(STAMP)
-	$(PY) -m ruff check operator tests bench
-	$(PY) -m ruff format --check operator tests bench
+	$(PY) -m ruff check operator tests bench .ci
+	$(PY) -m ruff format --check operator tests bench .ci
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/vulture
+	$(PY) .ci/sizes.py
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -63,17 +71,23 @@ crds: $(STAMP)
 check-generated: $(STAMP)
 	$(PY) -m asgi_operator.generate check
 
-lab-up: $(STAMP) lab-bin
+lab-up: $(STAMP) lab-bin-demo
 	$(PY) -m lab up
 
 lab-down: $(STAMP)
 	$(PY) -m lab down
 
-demo: $(STAMP) lab-bin
+# The virtualenv (mostly downloads) and the lab's binaries (mostly compiling) are made side by side.
+demo:
+	@$(MAKE) --no-print-directory -j2 venv lab-bin-demo
 	$(PY) -m lab.demo
 
 bench: $(STAMP) lab-bin
 	$(PY) bench/operator_bench.py
+
+# the kubectl-asgi plugin benchmark (bench/plugin_bench.py)
+bench-plugin: $(STAMP)
+	$(PY) bench/plugin_bench.py
 
 # The long form of tests/integration/test_soak.py (CI runs 2 rollouts x 2 kills and 100 specs); ~30 minutes.
 soak: $(STAMP) lab-bin

@@ -123,6 +123,14 @@ def test_namespaced_install_uses_roles(cluster: Cluster) -> None:
         "asgi-asgi-operator-edit",
         "asgi-asgi-operator-view",
     ]
+    # the gateway's supported features are read before a route is written: the Gateway (in the platform's
+    # namespace) and its cluster-scoped class, which no namespaced Role can grant
+    discovery = one(docs, "ClusterRole", "asgi-asgi-operator-discovery")["rules"]
+    assert {
+        "apiGroups": ["gateway.networking.k8s.io"],
+        "resources": ["gateways", "gatewayclasses"],
+        "verbs": ["get"],
+    } in (discovery)
     args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=shop" in args and "--namespace=payments" in args and "--all-namespaces" not in args
     assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "KopfPeering") == ["payments", "shop"]

@@ -174,9 +174,11 @@ def test_dockerfiles_build_from_a_base_argument_and_install_only_from_the_wheelh
         stages = re.findall(r"^FROM (.+)$", text, re.M)
         assert stages[0] == "${BASE_IMAGE} AS build" and stages[1:] == ["${BASE_IMAGE}"], path
         assert re.search(r"^ARG BASE_IMAGE=python:3\.11[.\d]*-slim-bookworm$", text, re.M), path
-        # every RUN is the install script (pip --no-index) in the build stage: nothing fetched, nothing compiled
+        # every RUN is the install script: pip --no-index in the build stage (nothing fetched, no C compiler), and
+        # the bytecode of what the final stage adds (its standard library, the app) made by `--compile`
         runs = re.findall(r"^RUN (.+)$", text, re.M)
         assert runs and all(r.startswith("sh /usr/local/bin/image-install ") for r in runs), runs
+        assert runs[-1].startswith("sh /usr/local/bin/image-install --compile"), runs
         assert "HEALTHCHECK" not in text.replace("No HEALTHCHECK", "")
         assert re.search(r"^USER \d+:\d+$", text, re.M), path
     install = (REPO / ".ci/image-install.sh").read_text()
@@ -203,6 +205,34 @@ def test_operator_image_is_non_root_without_installers_and_carries_both_commands
     assert probe.stdout.split() == [IMAGE_USER, "asgi-operator", "0.1.0", "/opt/asgi-operator/bin/kubectl-asgi"]
     size = int(tool("image", "inspect", "--format", "{{.Size}}", operator_image).stdout)
     print(f"{operator_image}: {size / 1e6:.0f} MB")
+
+
+def compiled_at_start(image: str, code: str, *run_args: str) -> list[str]:
+    """What Python compiled from source (no bytecode, or stale bytecode) while running `code` in `image` as the
+    chart runs it (read-only root, PYTHONDONTWRITEBYTECODE): every such module is compiled again at every start."""
+    out = tool("run", "--rm", *restricted_args(), *run_args, "--entrypoint=python3", image, "-v", "-c", code)
+    loaded = re.findall(r"^# code object from '?(.+?)'?$", out.stderr, re.M)
+    assert len(loaded) > 100, out.stderr[-3000:]  # the verbose import log is there
+    stale = re.findall(r"^# bytecode is stale for (.+)$", out.stderr, re.M)
+    return [path for path in loaded if not path.endswith(".pyc")] + stale
+
+
+# every module of the operator's package: all it can import at run time (kopf, the Kubernetes client, aiohttp, ...)
+IMPORT_THE_OPERATOR = (
+    "import importlib, pkgutil, asgi_operator\n"
+    "for m in pkgutil.walk_packages(asgi_operator.__path__, 'asgi_operator.'):\n"
+    "    importlib.import_module(m.name)"
+)
+
+
+def test_operator_image_starts_from_bytecode_compiled_at_build_time(operator_image: str) -> None:
+    assert compiled_at_start(operator_image, IMPORT_THE_OPERATOR) == []
+
+
+def test_example_image_starts_from_bytecode_compiled_at_build_time(example_image: str) -> None:
+    # the app from its WORKDIR, as the rendered command imports it, and every server the operator can run it with
+    code = "import main, uvicorn.main, gunicorn.app.wsgiapp, uvicorn_worker, hypercorn.__main__, granian.cli"
+    assert compiled_at_start(example_image, code, "--workdir=/app") == []
 
 
 def chart_docs(cluster: Cluster, release: str, namespace: str) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ def serve(state: Path) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    lab = Lab(bin_dir=ensure_binaries())
+    lab = Lab(bin_dir=ensure_binaries("demo"))
     try:
         lab.start()
         shutil.copy(lab.admin_kubeconfig, state / "admin.kubeconfig")
@@ -73,7 +73,7 @@ def up(state: Path) -> int:
         return 0
     down(state, quiet=True)
     state.mkdir(parents=True, exist_ok=True)
-    ensure_binaries()  # build in the foreground, so its progress shows
+    ensure_binaries("demo")  # build in the foreground, so its progress shows
     log = (state / "supervisor.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "lab", "serve"],

@@ -73,10 +73,11 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def ensure_binaries() -> Path:
-    """Build (or find) the lab's binaries; returns the directory holding them."""
+def ensure_binaries(which: str = "all") -> Path:
+    """Build (or find) the lab's binaries: `which` is a set of tests/lab/build.sh (`all`: what the tests need;
+    `demo`: the lab and Prometheus only). Returns the directory holding them."""
     out = subprocess.run(
-        ["bash", str(REPO / "tests/lab/build.sh"), "all"], check=True, stdout=subprocess.PIPE, text=True
+        ["bash", str(REPO / "tests/lab/build.sh"), which], check=True, stdout=subprocess.PIPE, text=True
     )
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -87,6 +88,34 @@ def crd_dir() -> Path:
 
 class GaveUp(Exception):
     """Raised by a `wait_for` predicate when waiting longer cannot help (a process died)."""
+
+
+class PortInUse(GaveUp):
+    """A component exited because a port picked for it was taken by another process before it could bind it."""
+
+
+# how many times a component is started on fresh ports when the ones picked were taken before it bound them
+PORT_ATTEMPTS = 5
+
+
+def listening(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds a listening TCP socket on 127.0.0.1:`port` (Linux: /proc). Not just
+    "something answers there": after a lost pick-then-bind race, another process answers on that port."""
+    wanted = f"0100007F:{port:04X}"
+    inodes = set()
+    with contextlib.suppress(FileNotFoundError):
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == wanted and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return False
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir() if fds.exists() else ():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) in inodes:
+                return True
+    return False
 
 
 def wait_for(what: str, predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> object:
@@ -244,34 +273,33 @@ class Lab(Cluster):
     def _start(self) -> None:
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         self._write_credentials()
-        etcd_port, etcd_peer = free_port(), free_port()
-        self._spawn(
-            "etcd",
-            [
+
+        def etcd(client: int, peer: int) -> list[str]:
+            shutil.rmtree(self.workdir / "etcd", ignore_errors=True)  # a failed attempt's bootstrap is not reused
+            return [
                 self.bin("etcd"),
                 f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-cluster=default=http://127.0.0.1:{etcd_peer}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
                 "--unsafe-no-fsync",
                 "--quota-backend-bytes=1073741824",
                 "--log-level=warn",
-            ],
-        )
-        wait_for("etcd", lambda: _http_ok(f"http://127.0.0.1:{etcd_port}/health"), 30)
-        self.etcd_port = etcd_port
+            ]
 
-        self.api_port = free_port()
-        self._spawn(
-            "kube-apiserver",
-            [
+        self.etcd_port, _ = self._launch(
+            "etcd", 2, etcd, lambda client, _: _http_ok(f"http://127.0.0.1:{client}/health"), timeout=30
+        )
+
+        def apiserver(port: int) -> list[str]:
+            return [
                 self.bin("kube-apiserver"),
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
-                f"--secure-port={self.api_port}",
+                f"--secure-port={port}",
                 f"--cert-dir={self.workdir / 'certs'}",
                 "--service-cluster-ip-range=10.96.0.0/16",  # 3 Services per AsgiService: room for thousands
                 "--authorization-mode=RBAC",
@@ -293,22 +321,25 @@ class Lab(Cluster):
                 # need (the watch cache answers an old version with the events it has instead)
                 f"--watch-cache-sizes={UNCACHED}#0",
                 "--v=1",
-            ],
-        )
-        wait_for("kube-apiserver /readyz", lambda: self._api_ok("/readyz"), 90)
+            ]
+
+        def api_ready(port: int) -> bool:
+            self.api_port = port
+            return self._api_ok("/readyz")
+
+        (self.api_port,) = self._launch("kube-apiserver", 1, apiserver, api_ready, timeout=90)
         self._write_kubeconfig(self.admin_kubeconfig, "admin", ADMIN_TOKEN)
 
-        cm_port, sched_port = free_port(), free_port()
         kc = str(self.admin_kubeconfig)
-        self._spawn(
-            "kube-controller-manager",
-            [
+
+        def controller_manager(port: int) -> list[str]:
+            return [
                 self.bin("kube-controller-manager"),
                 f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}",
                 f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1",
-                f"--secure-port={cm_port}",
+                f"--secure-port={port}",
                 f"--service-account-private-key-file={self.workdir / 'sa.key'}",
                 f"--root-ca-file={self.ca_file}",
                 "--leader-elect=false",
@@ -327,26 +358,24 @@ class Lab(Cluster):
                 "--concurrent-gc-syncs=20",
                 "--horizontal-pod-autoscaler-sync-period=60s",
                 "--v=1",
-            ],
-        )
-        self._spawn(
-            "kube-scheduler",
-            [
+            ]
+
+        def scheduler(port: int) -> list[str]:
+            return [
                 self.bin("kube-scheduler"),
                 f"--kubeconfig={kc}",
                 f"--authentication-kubeconfig={kc}",
                 f"--authorization-kubeconfig={kc}",
                 "--bind-address=127.0.0.1",
-                f"--secure-port={sched_port}",
+                f"--secure-port={port}",
                 "--leader-elect=false",
                 "--kube-api-qps=300",
                 "--kube-api-burst=600",
                 "--v=1",
-            ],
-        )
-        self._spawn(
-            "kwok",
-            [
+            ]
+
+        def kwok(port: int) -> list[str]:
+            return [
                 self.bin("kwok"),
                 f"--kubeconfig={kc}",
                 f"--config={cache_dir() / 'kwok' / 'stages.yaml'}",
@@ -354,11 +383,15 @@ class Lab(Cluster):
                 *(f"--config={path}" for path in sorted((REPO / "tests" / "lab" / "stages").glob("*.yaml"))),
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-                f"--server-address=127.0.0.1:{free_port()}",
+                f"--server-address=127.0.0.1:{port}",
                 "--node-lease-duration-seconds=40",
                 "--cidr=10.244.0.0/16",
-            ],
-        )
+            ]
+
+        # each is up once it listens on its port (they find the API server on their own)
+        self._launch("kube-controller-manager", 1, controller_manager, lambda _: True, timeout=60)
+        self._launch("kube-scheduler", 1, scheduler, lambda _: True, timeout=60)
+        self._launch("kwok", 1, kwok, lambda _: True, timeout=60)
         for node in self.node_names:
             self.kubectl_apply(_node_manifest(node, self.node_pods))
         wait_for("kwok nodes Ready", self._nodes_ready, 60)
@@ -441,6 +474,42 @@ class Lab(Cluster):
         return revision
 
     # ------------------------------------------------------------------ helpers
+    def pick_ports(self, component: str, count: int) -> list[int]:
+        """Free ports for `component` to bind. Free when picked, not when bound: `_launch` retries."""
+        return [free_port() for _ in range(count)]
+
+    def _launch(
+        self,
+        name: str,
+        ports: int,
+        argv: Callable[..., list[str]],
+        ready: Callable[..., object],
+        timeout: float,
+    ) -> list[int]:
+        """Start a component on `ports` fresh free ports and wait until it listens on all of them and `ready`
+        answers; returns the ports. A port is free when picked but bound only later, by the component, and
+        another process may take it in between: a component that exits saying "address already in use" is
+        started again on other ports (PORT_ATTEMPTS times; the failed attempts' logs are kept as
+        `<name>.port-in-use-<n>.log`)."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            picked = self.pick_ports(name, ports)
+            proc = self._spawn(name, argv(*picked))
+
+            def up(proc: Process = proc, picked: list[int] = picked) -> object:
+                self._check(proc)
+                return all(listening(proc.popen.pid, port) for port in picked) and ready(*picked)
+
+            try:
+                wait_for(f"{name} listening on {picked} and ready", up, timeout)
+            except PortInUse:
+                self.processes.remove(proc)
+                proc.log.rename(proc.log.with_name(f"{name}.port-in-use-{attempt}.log"))
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                continue
+            return picked
+        raise AssertionError("unreachable")
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
         log = self.workdir / "logs" / f"{name}.log"
         with log.open("wb") as out:
@@ -458,9 +527,14 @@ class Lab(Cluster):
 
     def assert_running(self) -> None:
         for proc in self.processes:
-            if proc.popen.poll() is not None and not proc.stopped:
-                tail = proc.log.read_text(errors="replace")[-3000:]
-                raise GaveUp(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
+            self._check(proc)
+
+    @staticmethod
+    def _check(proc: Process) -> None:
+        if proc.popen.poll() is not None and not proc.stopped:
+            tail = proc.log.read_text(errors="replace")[-3000:]
+            error = PortInUse if "address already in use" in tail else GaveUp
+            raise error(f"lab component {proc.name} exited with {proc.popen.returncode}:\n{tail}")
 
     def _write_credentials(self) -> None:
         (self.workdir / "tokens.csv").write_text(f'{ADMIN_TOKEN},admin,admin,"system:masters"\n')

@@ -125,7 +125,7 @@ def follow(lab: Lab, until: str, load: LoadDriver | WeightSplitter) -> dict[str,
 def main() -> int:
     procs: list[Any] = []
     started = time.monotonic()
-    bin_dir = ensure_binaries()  # before the namespace: a build needs the network
+    bin_dir = ensure_binaries("demo")  # before the namespace: a build needs the network
     try:
         how: str | None = netns.enter().how
     except netns.Unavailable as e:

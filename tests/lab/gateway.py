@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import netns
-from .cluster import Cluster, GaveUp, cache_dir, die_with_parent, terminate, wait_for
+from .cluster import Cluster, GaveUp, crd_dir, die_with_parent, terminate, wait_for
 from .pki import CA
 
 NAMESPACE: Final = "gateway-system"
@@ -37,7 +37,7 @@ PING_PORT: Final = 9000
 HOSTS: Final = ("*.example.com", "example.com")
 TLS_SECRET: Final = "lab-gateway-tls"
 # Traefik's two providers run under the ServiceAccounts its module's RBAC files bind (kubernetes-gateway-rbac.yml,
-# kubernetes-crd-rbac.yml: copied into the cache by tests/lab/build.sh), each with its own token
+# kubernetes-crd-rbac.yml: fetched into the cache by tests/lab/build.sh), each with its own token
 GATEWAY_ACCOUNT: Final = ("default", "traefik-controller")
 CRD_ACCOUNT: Final = ("default", "traefik-ingress-controller")
 
@@ -136,7 +136,7 @@ class Traefik:
     def _install(self) -> None:
         """Traefik's CRDs are the lab's (Cluster.install_crds); here its RBAC from its module, the lab's
         GatewayClass and Gateway, and the Gateway's certificate."""
-        for path in sorted((cache_dir() / "traefik-rbac").glob("*.yml")):
+        for path in sorted((crd_dir() / "traefik-rbac").glob("*.yml")):
             self.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
         self.ca = CA(self.workdir, name="asgi-operator lab gateway CA")
         cert = self.ca.issue("gateway", list(HOSTS))
