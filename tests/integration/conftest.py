@@ -1,5 +1,10 @@
 """Integration tests run against a REAL API server: the lab (default), or any cluster whose kubeconfig is in
-ASGI_TEST_KUBECONFIG (for example a kind cluster on a machine with Docker). Nothing here is mocked."""
+ASGI_TEST_KUBECONFIG (for example a kind cluster on a machine with Docker). Nothing here is mocked.
+
+With the lab, the whole run moves into a network namespace of its own (tests/lab/netns.py) once the lab's
+binaries are built: the real gateway routes to pod IPs there, and nothing a test does can reach another host.
+ASGI_LAB_NETNS=off keeps the machine's network (the tests that need the real gateway are then skipped).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,32 @@ from pathlib import Path
 import pytest
 
 from integration.operator_proc import OperatorProcess
+from lab import netns
 from lab.cluster import Cluster, ExistingCluster, Lab, ensure_binaries
+from lab.gateway import Traefik
+
+_BIN_DIR: Path | None = None
+_NETNS_UNAVAILABLE: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test (and any thread): the lab's binaries (they need the network), then the namespace."""
+    global _BIN_DIR, _NETNS_UNAVAILABLE
+    if os.environ.get("ASGI_TEST_KUBECONFIG"):
+        return
+    _BIN_DIR = ensure_binaries()
+    if os.environ.get("ASGI_LAB_NETNS", "").lower() in ("off", "0", "no"):
+        _NETNS_UNAVAILABLE = "ASGI_LAB_NETNS=off: the run keeps the machine's network"
+        return
+    try:
+        netns.enter()
+    except netns.Unavailable as e:
+        _NETNS_UNAVAILABLE = str(e)
+
+
+def netns_unavailable() -> str | None:
+    """Why this run has no network namespace of its own (None: it has one)."""
+    return _NETNS_UNAVAILABLE if netns.current() is None else None
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +53,7 @@ def cluster() -> Iterator[Cluster]:
         existing.install_crds()
         yield existing
         return
-    lab = Lab(bin_dir=ensure_binaries())
+    lab = Lab(bin_dir=_BIN_DIR or ensure_binaries())
     lab.start()
     try:
         yield lab
@@ -37,6 +67,9 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     cluster.kubectl_apply(json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
     yield name
+    # its routes first: the namespace controller deletes pods before anything else (ordered namespace deletion),
+    # and a route left behind meanwhile keeps its hostname on the lab's shared Gateway (the oldest route wins)
+    cluster.kubectl("delete", "httproutes.gateway.networking.k8s.io", "--all", "-n", name, "--wait=false", check=False)
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
@@ -104,3 +137,18 @@ def fake_nodes(cluster: Cluster) -> None:
     """Skip where pods of placeholder images would never become Ready (a real cluster such as kind)."""
     if not cluster.fake_nodes:
         pytest.skip("needs the lab's kwok nodes: placeholder images never run on a real cluster")
+
+
+@pytest.fixture(scope="session")
+def gateway(cluster: Cluster) -> Iterator[Traefik]:
+    """The lab's real gateway (Traefik), once per run; skipped where the run has no network namespace."""
+    why = netns_unavailable()
+    if why is not None:
+        pytest.skip(f"no real gateway: it routes to pod IPs, which need the lab's network namespace ({why})")
+    if not cluster.fake_nodes:
+        pytest.skip("the lab's gateway plays pods next to kwok nodes; a real cluster brings its own")
+    traefik = Traefik(cluster).start()
+    try:
+        yield traefik
+    finally:
+        traefik.close()

@@ -1,6 +1,7 @@
-"""Canaries end to end, all real: the operator (a real process) moves traffic in the HTTPRoute; real Uvicorn
-processes run each revision's pod template (env included); a real Prometheus scrapes them every second with
-the labels a PodMonitor would attach; a load driver splits requests by the route's weights.
+"""Canaries end to end, all real: the operator (a real process) moves traffic in the HTTPRoute; a real gateway
+(Traefik, tests/lab/gateway.py) routes the requests of a load driver by that route to the pods; each pod is a
+real Uvicorn at the pod's own IP with the env of its pod template (tests/lab/dataplane.py); a real Prometheus
+scrapes them every second with the labels a PodMonitor would attach.
 
 Intervals are short (4 s) so each scenario takes seconds, not minutes.
 """
@@ -24,7 +25,10 @@ import pytest
 from integration.helpers import apply, events_for, get, must_get, replace_spec, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
 from lab.cluster import Cluster
-from lab.traffic import DataPlane, LoadDriver, Prometheus
+from lab.dataplane import DataPlane, played
+from lab.gateway import Traefik, gateway_ref
+from lab.load import LoadDriver
+from lab.traffic import Prometheus
 
 NAME = "hello"
 ROLLOUT_REASONS = {
@@ -45,30 +49,35 @@ ROLLOUT_REASONS = {
 }
 
 
+HOST = "hello.example.com"
+
+
 def spec(prometheus: str, version: str = "v1", **env: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "asgi.dev/v1alpha1",
-        "kind": "AsgiService",
-        "metadata": {"name": NAME},
-        "spec": {
-            "image": "registry.example.com/hello:1",
-            "app": "main:app",
-            "replicas": 2,
-            "env": [{"name": "APP_VERSION", "value": version}] + [{"name": k, "value": v} for k, v in env.items()],
-            "metrics": {"interval": "1s"},
-            "expose": {"host": "hello.example.com", "gateway": {"name": "public"}},
-            "rollout": {
-                "steps": [10, 50, 100],
-                "interval": "4s",
-                "failureThreshold": 2,
-                "progressDeadline": "60s",
-                # 30 requests: enough that a 5 % release shows its errors (rate() never sees the first
-                # increment of a new series, so the first error of a fresh pod is invisible)
-                "slo": {"maxErrorRate": 0.005, "maxLatencyP99": "200ms", "minRequests": 30, "window": "8s"},
-                "prometheus": {"address": prometheus, "profile": "fastapiInstrumentator"},
+    return played(
+        {
+            "apiVersion": "asgi.dev/v1alpha1",
+            "kind": "AsgiService",
+            "metadata": {"name": NAME},
+            "spec": {
+                "image": "registry.example.com/hello:1",
+                "app": "main:app",
+                "replicas": 2,
+                "env": [{"name": "APP_VERSION", "value": version}] + [{"name": k, "value": v} for k, v in env.items()],
+                "metrics": {"interval": "1s"},
+                "expose": {"host": HOST, "gateway": gateway_ref()},
+                "rollout": {
+                    "steps": [10, 50, 100],
+                    "interval": "4s",
+                    "failureThreshold": 2,
+                    "progressDeadline": "60s",
+                    # 30 requests: enough that a 5 % release shows its errors (rate() never sees the first
+                    # increment of a new series, so the first error of a fresh pod is invisible)
+                    "slo": {"maxErrorRate": 0.005, "maxLatencyP99": "200ms", "minRequests": 30, "window": "8s"},
+                    "prometheus": {"address": prometheus, "profile": "fastapiInstrumentator"},
+                },
             },
-        },
-    }
+        }
+    )
 
 
 @dataclass
@@ -138,12 +147,10 @@ class Rig:
 
 
 @pytest.fixture
-def rig(cluster: Cluster, namespace: str, operator_kubeconfig: Path) -> Iterator[Rig]:
-    if not cluster.fake_nodes:
-        pytest.skip("the end-to-end canary plays the data plane next to fake (kwok) nodes")
+def rig(cluster: Cluster, namespace: str, operator_kubeconfig: Path, gateway: Traefik) -> Iterator[Rig]:
     prometheus = Prometheus(cluster.bin_dir).start()
     plane = DataPlane(cluster, namespace, NAME, prometheus).start()
-    load = LoadDriver(cluster, namespace, NAME, plane, rate=80).start()
+    load = LoadDriver(plane, HOST, rate=80).start()
     op = OperatorProcess(operator_kubeconfig, "-n", namespace).start()
     rig = Rig(cluster, namespace, operator_kubeconfig, prometheus, plane, load, op)
     try:
@@ -406,6 +413,7 @@ def test_ingress_nginx_and_replica_ratio_routers_write_the_right_objects(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     base = spec("http://127.0.0.1:9")
+    del base["spec"]["podLabels"]  # no data plane here: kwok makes the pods Ready at once
     base["spec"]["replicas"] = 4
     base["spec"]["expose"] = {"host": "hello.example.com", "ingress": {"className": "nginx"}}
     apply(cluster, namespace, base)

@@ -14,12 +14,16 @@ import yaml
 from integration.conftest import identity, operator_rules
 from integration.helpers import apply, operator_writes, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
-from integration.test_canary_e2e import NAME, PROMOTED, Rig, reasons, spec
+from integration.test_canary_e2e import HOST, NAME, PROMOTED, Rig, reasons, spec
 from lab.cluster import REPO, Cluster
-from lab.traffic import DataPlane, LoadDriver, Prometheus
+from lab.dataplane import DataPlane
+from lab.load import LoadDriver
+from lab.traffic import Prometheus
 
 PEERING_RULES = yaml.safe_load((REPO / "charts/asgi-operator/files/peering-rules.yaml").read_text())
 LIFETIME = 10
+
+pytestmark = pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 
 
 def acts(cluster: Cluster, since: float, user: str) -> list[str]:
@@ -55,7 +59,7 @@ def test_only_one_replica_acts_and_the_standby_takes_over_a_rollout(
         )
     prometheus = Prometheus(cluster.bin_dir).start()
     plane = DataPlane(cluster, namespace, NAME, prometheus).start()
-    load = LoadDriver(cluster, namespace, NAME, plane, rate=80).start()
+    load = LoadDriver(plane, HOST, rate=80).start()
     try:
         procs["a"].start()
         procs["b"].start()

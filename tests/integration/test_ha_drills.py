@@ -28,14 +28,18 @@ import yaml
 from integration.conftest import identity, operator_rules
 from integration.helpers import apply, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
-from integration.test_canary_e2e import NAME, PROMOTED, Rig, reasons, spec
+from integration.test_canary_e2e import HOST, NAME, PROMOTED, Rig, reasons, spec
 from lab.cluster import REPO, Cluster
-from lab.traffic import DataPlane, LoadDriver, Prometheus
+from lab.dataplane import DataPlane
+from lab.load import LoadDriver
+from lab.traffic import Prometheus
 
 PEERING_RULES = yaml.safe_load((REPO / "charts/asgi-operator/files/peering-rules.yaml").read_text())
 LIFETIME = 10
 # a rollout (by id) moves Progressing -> Promoting -> a final phase; the next one has a higher id
 PHASES = {"Progressing": 1, "Promoting": 2, "Idle": 3, "RolledBack": 3, "Failed": 3}
+
+pytestmark = pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def test_frozen_and_killed_leaders_hand_over_without_a_conflicting_write(
     procs = {"a": replica("a"), "b": replica("b")}
     prometheus = Prometheus(cluster.bin_dir).start()
     plane = DataPlane(cluster, namespace, NAME, prometheus).start()
-    load = LoadDriver(cluster, namespace, NAME, plane, rate=80).start()
+    load = LoadDriver(plane, HOST, rate=80).start()
     figures: list[str] = []
     try:
         procs["a"].start()

@@ -42,6 +42,7 @@ from asgi_operator.render.meta import Owner
 from asgi_operator.render.workload import pod_template
 from integration.helpers import apply, example, get, operator_writes, wait_ready
 from integration.test_servers_real import CLEAN_EXIT, GRANIAN_KEEP_ALIVE, WORKER_READY, request_in_background
+from lab import netns
 from lab.cluster import REPO, Cluster, free_port, wait_for
 
 VENV_BIN = Path(sys.executable).parent
@@ -84,9 +85,9 @@ def tool(*args: str, check: bool = True, timeout: float = 120) -> subprocess.Com
 
 def build(what: str) -> str:
     started = time.monotonic()
-    out = subprocess.run(
-        ["bash", str(SCRIPT), what], capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False, env=engine()[1]
-    )
+    # in the machine's own network (a cold build fetches Debian packages and wheels); the test run itself is in
+    # the lab's network namespace, where the images then run
+    out = netns.run_outside(["bash", str(SCRIPT), what], timeout=BUILD_TIMEOUT, env=engine()[1])
     assert out.returncode == 0, f".ci/image.sh {what} failed:\n{out.stderr[-6000:]}"
     notes = [line for line in out.stderr.splitlines() if line.startswith("image:")]
     print(f"\n.ci/image.sh {what} in {time.monotonic() - started:.1f}s: " + "; ".join(notes))

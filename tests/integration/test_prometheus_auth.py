@@ -25,11 +25,13 @@ from asgi_operator.prom.client import Auth, AuthRejected
 from asgi_operator.prom.client import Prometheus as Client
 from integration.helpers import condition, events_for, wait_ready, wait_until
 from integration.operator_proc import OperatorProcess
-from integration.test_canary_e2e import NAME, Rig, _promoted_and_ready, spec
+from integration.test_canary_e2e import HOST, NAME, Rig, _promoted_and_ready, spec
 from lab.authproxy import TENANT_HEADER, AuthProxy
 from lab.cluster import Cluster
+from lab.dataplane import DataPlane
+from lab.load import LoadDriver
 from lab.pki import CA
-from lab.traffic import DataPlane, LoadDriver, Prometheus, WebSecurity
+from lab.traffic import Prometheus, WebSecurity
 
 PROM_NAME = "prometheus.lab.test"
 PROM_USER, PROM_PASSWORD = "analysis", "correct horse battery staple"
@@ -104,7 +106,7 @@ def canary_rig(
 ) -> Iterator[Rig]:
     """test_canary_e2e's rig, with this Prometheus and this first revision (deployed without analysis)."""
     plane = DataPlane(cluster, namespace, NAME, lab.prometheus).start()
-    load = LoadDriver(cluster, namespace, NAME, plane, rate=80).start()
+    load = LoadDriver(plane, HOST, rate=80).start()
     op = OperatorProcess(kubeconfig, "-n", namespace, *operator_args).start()
     rig = Rig(cluster, namespace, kubeconfig, lab.prometheus, plane, load, op)
     try:
@@ -178,6 +180,7 @@ def test_the_client_tells_refused_credentials_and_unverified_tls_apart_and_never
         assert TOKEN not in str(err.value) and PROM_PASSWORD not in str(err.value)
 
 
+@pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 def test_canary_is_promoted_through_a_proxy_demanding_a_bearer_token_and_a_tenant_header(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path, lab: AuthLab
 ) -> None:
@@ -194,6 +197,7 @@ def test_canary_is_promoted_through_a_proxy_demanding_a_bearer_token_and_a_tenan
         assert_never_leaked(rig, TOKEN, PROM_PASSWORD)
 
 
+@pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 def test_a_refused_token_holds_the_step_naming_the_secret_and_a_rotated_secret_is_used_without_a_restart(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path, lab: AuthLab
 ) -> None:
@@ -223,6 +227,7 @@ def test_a_refused_token_holds_the_step_naming_the_secret_and_a_rotated_secret_i
         assert_never_leaked(rig, TOKEN, NEW_TOKEN, PROM_PASSWORD)
 
 
+@pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 def test_a_missing_secret_or_key_holds_the_step_naming_it(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path, lab: AuthLab
 ) -> None:
@@ -241,6 +246,7 @@ def test_a_missing_secret_or_key_holds_the_step_naming_it(
         assert rig.operator.proc is not None and rig.operator.proc.poll() is None
 
 
+@pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 def test_basic_auth_over_tls_with_a_server_name_straight_to_prometheus(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path, lab: AuthLab
 ) -> None:
@@ -260,6 +266,7 @@ def test_basic_auth_over_tls_with_a_server_name_straight_to_prometheus(
         assert_never_leaked(rig, PROM_PASSWORD)
 
 
+@pytest.mark.usefixtures("gateway")  # the canary's traffic goes through the lab's real gateway
 def test_operator_wide_credentials_go_to_the_operator_wide_url_only(
     cluster: Cluster, namespace: str, operator_kubeconfig: Path, lab: AuthLab, tmp_path: Path
 ) -> None:

@@ -309,17 +309,21 @@ fetch_crds() {
   touch "$cache/crds/.$stamp"
 }
 
-# Traefik's CRDs (Middleware, IngressRoute, TraefikService, ...), from its Go module, the version the lab builds.
-# Its own directory and stamp, fetched after fetch_crds (which empties $cache/crds when its versions change).
+# Traefik's CRDs (Middleware, IngressRoute, TraefikService, ...), and the RBAC its Kubernetes providers run under
+# (its ClusterRoles and bindings for the Gateway and the CRD provider: the lab's gateway runs with exactly these),
+# from its Go module, the version the lab builds. Their own directories and stamp, fetched after fetch_crds (which
+# empties $cache/crds when its versions change).
 fetch_traefik_crds() {
   local stamp="traefik-$TRAEFIK_VERSION" dir
-  [ -e "$cache/crds/traefik/.$stamp" ] && return 0
-  log "fetching Traefik $TRAEFIK_VERSION CRDs"
-  rm -rf "$cache/crds/traefik" && mkdir -p "$cache/crds/traefik"
+  [ -e "$cache/crds/traefik/.$stamp" ] && [ -d "$cache/crds/traefik-rbac" ] && return 0
+  log "fetching Traefik $TRAEFIK_VERSION CRDs and RBAC"
+  rm -rf "$cache/crds/traefik" "$cache/crds/traefik-rbac" && mkdir -p "$cache/crds/traefik" "$cache/crds/traefik-rbac"
   dir=$(cd /tmp && go mod download -json "github.com/traefik/traefik/v3@$TRAEFIK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   # one file per CRD (together they are docs/.../kubernetes-crd-definition-v1.yml, the file upstream installs)
   cp "$dir"/docs/content/reference/dynamic-configuration/traefik.io_*.yaml "$cache/crds/traefik/"
-  chmod -R u+w "$cache/crds/traefik"
+  cp "$dir"/docs/content/reference/dynamic-configuration/kubernetes-gateway-rbac.yml \
+     "$dir"/docs/content/reference/dynamic-configuration/kubernetes-crd-rbac.yml "$cache/crds/traefik-rbac/"
+  chmod -R u+w "$cache/crds/traefik" "$cache/crds/traefik-rbac"
   touch "$cache/crds/traefik/.$stamp"
 }
 

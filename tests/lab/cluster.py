@@ -379,7 +379,8 @@ class Lab(Cluster):
                 self.bin("kwok"),
                 f"--kubeconfig={kc}",
                 f"--config={cache_dir() / 'kwok' / 'stages.yaml'}",
-                f"--config={REPO / 'tests' / 'lab' / 'stages' / 'pod-exit-failure.yaml'}",
+                # the lab's own stages (tests/lab/stages): Job pods that fail, pods a data plane plays
+                *(f"--config={path}" for path in sorted((REPO / "tests" / "lab" / "stages").glob("*.yaml"))),
                 "--manage-all-nodes=false",
                 f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
                 f"--server-address=127.0.0.1:{port}",

@@ -1,10 +1,16 @@
 """`make demo`: the whole product on this machine, live.
 
-Starts the lab (a real control plane), installs the CRD, runs the operator under its least-privilege
-identity, runs a real Prometheus and the example app's revisions as real Uvicorn processes with traffic split
-by the HTTPRoute's weights, applies the example AsgiService, shows what the operator created, then rolls out
-a good release (promoted 10 -> 50 -> 100) and a bad one (5 % errors: rolled back), printing each step with
-the measured error rate and p99 against their thresholds. Everything stops at the end (or on Ctrl-C).
+Starts the lab (a real control plane) in a network namespace of its own, installs the CRD, runs the operator
+under its least-privilege identity, a real gateway (Traefik) and a real Prometheus; each pod the operator
+creates is played by a real Uvicorn at the pod's IP; 80 requests a second go through the gateway. It applies
+the example AsgiService, shows what the operator created, then rolls out a good release (promoted 10 -> 50 ->
+100) and a bad one (5 % errors: rolled back), printing each step with the share of requests the canary answered
+as measured at the gateway, and the error rate and p99 the analysis saw against their thresholds. Everything
+stops at the end (or on Ctrl-C).
+
+Without root the namespace is made in an unprivileged user namespace (`unshare -rn`); where the kernel refuses
+that too, the demo says so and plays the gateway instead (played_gateway.py: traffic split by the route's
+weights in the load driver itself).
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ from typing import Any
 
 import yaml
 
+from . import netns
 from .__main__ import OPERATOR_NAMESPACE
 from .cluster import REPO, Lab, ensure_binaries, free_port, wait_for
+from .dataplane import DataPlane, played
+from .gateway import Traefik
 from .identity import create_identity_kubeconfig
-from .traffic import DataPlane, LoadDriver, Prometheus
+from .load import LoadDriver
+from .played_gateway import TrackPlane, WeightSplitter
+from .traffic import Prometheus
 
 NAME = "hello"
 NAMESPACE = "demo"
+HOST = "hello.example.com"
 
 
 def say(text: str) -> None:
@@ -68,12 +80,32 @@ def line(obj: dict[str, Any]) -> str:
     )
 
 
-def follow(lab: Lab, until: str) -> dict[str, Any]:
-    last = ""
+def measured(load: LoadDriver | WeightSplitter, weight: int, start: float, end: float) -> str:
+    """What clients got from the gateway while the canary had `weight`: the canary's share of the answers pods
+    gave, and any failure (the step's first and last second left out: status is read once a second)."""
+    if not isinstance(load, LoadDriver) or weight == 0:
+        return ""
+    tally = load.window(start, end, settle=1.5)
+    from_pods = sum(n for track, n in tally.by_track().items() if track in ("stable", "canary"))
+    failed = len(tally.failed())
+    return (
+        f"      measured at the gateway at {weight}%: the canary answered {tally.share('canary') * 100:.1f}% of "
+        f"{from_pods} requests" + (f", {failed} failed" if failed else ", none failed")
+    )
+
+
+def follow(lab: Lab, until: str, load: LoadDriver | WeightSplitter) -> dict[str, Any]:
+    last, weight, since = "", None, time.monotonic()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         obj = json.loads(lab.kubectl("get", "asgiservice", NAME, "-n", NAMESPACE, "-o", "json").stdout)
         text = line(obj)
+        now = obj.get("status", {}).get("canaryWeight", 0)
+        if now != weight:
+            said = measured(load, weight or 0, since, time.monotonic())
+            if said:
+                print(said, flush=True)
+            weight, since = now, time.monotonic()
         if text[11:] != last[11:]:
             print(text, flush=True)
             last = text
@@ -92,9 +124,18 @@ def follow(lab: Lab, until: str) -> dict[str, Any]:
 
 def main() -> int:
     procs: list[Any] = []
-    say("Starting the lab: etcd, kube-apiserver, controller manager, scheduler, kwok (2 fake nodes)")
     started = time.monotonic()
-    lab = Lab(bin_dir=ensure_binaries("demo"))
+    bin_dir = ensure_binaries("demo")  # before the namespace: a build needs the network
+    try:
+        how: str | None = netns.enter().how
+    except netns.Unavailable as e:
+        how = None
+        say(f"NO REAL GATEWAY: {e}")
+        print("  The demo goes on with a PLAYED gateway: the load driver splits requests by the route's weights.")
+    say("Starting the lab: etcd, kube-apiserver, controller manager, scheduler, kwok (2 fake nodes)")
+    if how is not None:
+        print(f"  in a network namespace of its own ({how}): pods at their own IPs, nothing leaves the machine")
+    lab = Lab(bin_dir=bin_dir)
     operator: subprocess.Popen[bytes] | None = None
     try:
         lab.start()
@@ -144,22 +185,35 @@ def main() -> int:
             env={"PYTHONPATH": str(REPO / "operator"), **os.environ},
         )
 
-        say("Starting Prometheus (scrapes every second) and the example app's data plane")
+        say("Starting Prometheus (scrapes every second), the gateway and the example app's pods")
         prometheus = Prometheus(lab.bin_dir).start()
         procs.append(prometheus)
         lab.kubectl("create", "namespace", NAMESPACE)
-        plane = DataPlane(lab, NAMESPACE, NAME, prometheus).start()
-        procs.append(plane)
-        load = LoadDriver(lab, NAMESPACE, NAME, plane, rate=80).start()
+        load: LoadDriver | WeightSplitter
+        if how is not None:
+            gateway = Traefik(lab).start()
+            procs.append(gateway)
+            print(f"  Traefik {_version(lab)}: GatewayClass traefik accepted, Gateway gateway-system/public programmed")
+            plane: DataPlane | TrackPlane = DataPlane(lab, NAMESPACE, NAME, prometheus).start()
+            procs.append(plane)
+            load = LoadDriver(plane, HOST, rate=80)
+            print(f"  Prometheus at {prometheus.url}; 80 requests/s to http://{HOST}/ through the gateway, once Ready")
+        else:
+            plane = TrackPlane(lab, NAMESPACE, NAME, prometheus).start()
+            procs.append(plane)
+            load = WeightSplitter(lab, NAMESPACE, NAME, plane, rate=80)
+            print(f"  Prometheus at {prometheus.url}; 80 requests/s split by the HTTPRoute weights (played)")
         procs.append(load)
-        print(f"  Prometheus at {prometheus.url}; 80 requests/s split by the HTTPRoute weights")
 
         say(f"kubectl apply -f examples/hello.yaml (in namespace {NAMESPACE})")
         doc = demo_spec(prometheus.url)
+        if how is not None:
+            played(doc)  # the label the lab's kwok stages look for: pods Ready once their process answers
         lab.kubectl("apply", "--server-side", "-n", NAMESPACE, "-f", "-", stdin=json.dumps(doc))
         t0 = time.monotonic()
         lab.kubectl("wait", "-n", NAMESPACE, "--for=condition=Ready", "--timeout=60s", f"asgiservice/{NAME}")
         print(f"  Ready=True {time.monotonic() - t0:.1f}s after apply")
+        load.start()
         say("What the operator created")
         print(
             lab.kubectl(
@@ -172,7 +226,7 @@ def main() -> int:
 
         say("Release v2 (healthy): canary 10% -> 50% -> 100%, each step checked against the SLOs")
         lab.kubectl("apply", "--server-side", "-n", NAMESPACE, "-f", "-", stdin=json.dumps(release(doc, "v2")))
-        follow(lab, "promoted")
+        follow(lab, "promoted", load)
         print(_plugin(lab, "status", NAME))
 
         say("Release v3 (returns 5 % errors): rolled back automatically")
@@ -185,7 +239,7 @@ def main() -> int:
             "-",
             stdin=json.dumps(release(doc, "v3", ERROR_RATE="0.05")),
         )
-        follow(lab, "rolled back")
+        follow(lab, "rolled back", load)
         print(_plugin(lab, "status", NAME, expect=2))  # 2: the current revision was rolled back (for CI scripts)
 
         say("Events on the AsgiService")
@@ -202,18 +256,23 @@ def main() -> int:
                 "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
             ).stdout
         )
-        print(f"traffic: {load.sent}, status codes: {load.statuses}")
+        print(f"answers by track: {dict(load.sent)}, status codes: {dict(load.statuses)}")
         say(f"Done in {time.monotonic() - started:.0f}s; stopping everything")
         return 0
     except KeyboardInterrupt:
         return 130
     finally:
         for p in reversed(procs):
-            (p.close if isinstance(p, Prometheus) else p.stop)()
+            (p.close if isinstance(p, (Prometheus, Traefik)) else p.stop)()
         if operator is not None:
             operator.terminate()
             operator.wait(timeout=20)
         lab.stop()
+
+
+def _version(lab: Lab) -> str:
+    out = subprocess.run([lab.bin("traefik"), "version"], capture_output=True, text=True, check=False).stdout
+    return next((ln.split()[-1] for ln in out.splitlines() if ln.startswith("Version")), "?")
 
 
 def _plugin(lab: Lab, *args: str, expect: int = 0) -> str:
